@@ -1,0 +1,187 @@
+/*
+ * umqtt_native.h - the C ABI of the umqtt-native MQTT 3.1.1 engine.
+ *
+ * This header is the one source of truth for the Rust/C boundary: the Rust
+ * side (src/ffi/bindings.rs) is generated from it with bindgen and committed;
+ * `cargo test` regenerates it and fails when the two drift apart.
+ *
+ * Ownership: the caller owns every byte. A client is umqtt_client_size()
+ * bytes aligned to umqtt_client_align(), allocated wherever the caller likes
+ * (MicroPython: inside the client object on the GC heap) and set up with
+ * umqtt_client_init(). The library keeps no global state; any number of
+ * clients may live at once.
+ *
+ * Callbacks: every call that does I/O takes a umqtt_env_t. Callbacks must not
+ * unwind (no longjmp, no C++ exception) through the library: a callback that
+ * catches an error of its own returns UMQTT_IO_EXCEPTION (or NULL for the
+ * buffer callbacks), the call returns UMQTT_ERR_CALLBACK, and the caller
+ * re-raises what it caught. Callbacks must not call into the same client.
+ */
+#ifndef UMQTT_NATIVE_H
+#define UMQTT_NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Opaque client state. */
+typedef struct umqtt_client umqtt_client_t;
+
+/* ---- transport and callback return conventions ------------------------ */
+
+/* read/write return the number of bytes moved (> 0) or one of these. */
+#define UMQTT_IO_WOULD_BLOCK (-1)  /* nothing can move now (EAGAIN) */
+#define UMQTT_IO_CLOSED (-2)       /* the peer closed the connection */
+#define UMQTT_IO_EXCEPTION (-3)    /* the callback caught an error it keeps */
+#define UMQTT_IO_ERRNO_BASE (-1000) /* UMQTT_IO_ERRNO_BASE - errno: OS error */
+
+/* wait() timeout meaning "no limit". */
+#define UMQTT_WAIT_FOREVER (-1)
+
+/* Read up to len bytes. Called only after wait() reported readable or in
+ * wait_msg's first attempt (see umqtt_wait_msg). */
+typedef intptr_t (*umqtt_read_fn)(void *ctx, uint8_t *buf, size_t len);
+/* Write up to len bytes; a whole packet is always offered in one call. */
+typedef intptr_t (*umqtt_write_fn)(void *ctx, const uint8_t *buf, size_t len);
+/* Wait until the transport is readable (for_write == 0) or writable, at most
+ * timeout_ms (UMQTT_WAIT_FOREVER: no limit). Returns 1 when ready, 0 on
+ * timeout, or a UMQTT_IO_* code. */
+typedef int32_t (*umqtt_wait_fn)(void *ctx, int32_t for_write, int32_t timeout_ms);
+/* A monotonic millisecond clock; it may wrap around. */
+typedef uint32_t (*umqtt_clock_fn)(void *ctx);
+/* Message sink: an incoming PUBLISH with this topic and payload_len bytes of
+ * payload begins. Return where the payload goes (payload_len writable bytes,
+ * kept valid until the message event is returned), or NULL on failure (the
+ * payload is then skipped and the call returns UMQTT_ERR_CALLBACK). When
+ * payload_len is 0 any non-NULL pointer will do. */
+typedef uint8_t *(*umqtt_sink_fn)(void *ctx, const uint8_t *topic, size_t topic_len,
+    size_t payload_len);
+/* Scratch space for one outgoing packet larger than the client's own
+ * transmit buffer (len bytes, valid until the call returns). NULL: refused. */
+typedef uint8_t *(*umqtt_scratch_fn)(void *ctx, size_t len);
+
+/* Everything a call needs from its surroundings, passed to each call. */
+typedef struct umqtt_env {
+    void *ctx; /* handed to every callback below */
+    umqtt_read_fn read;
+    umqtt_write_fn write;
+    umqtt_wait_fn wait;
+    umqtt_clock_fn now_ms;
+    umqtt_sink_fn sink;
+    umqtt_scratch_fn scratch;
+} umqtt_env_t;
+
+/* ---- results ---------------------------------------------------------- */
+
+/* Non-negative results of umqtt_await and umqtt_wait_msg. */
+#define UMQTT_DONE (0)    /* await: the operation completed; wait_msg: nothing delivered */
+#define UMQTT_MESSAGE (1) /* a message went to the sink; see the event; call again */
+#define UMQTT_PACKET (2)  /* wait_msg: a packet other than PUBLISH was handled */
+
+/* Errors (negative). umqtt_error_detail() and umqtt_error_message() tell more. */
+#define UMQTT_ERR_IO (-1)           /* transport error; detail: errno */
+#define UMQTT_ERR_CLOSED (-2)       /* the broker closed the connection */
+#define UMQTT_ERR_TIMEOUT (-3)      /* no answer within the connect timeout */
+#define UMQTT_ERR_PROTOCOL (-4)     /* malformed or unexpected packet; connection dropped */
+#define UMQTT_ERR_REFUSED (-5)      /* CONNACK refused; detail: return code 1..5 */
+#define UMQTT_ERR_SUBSCRIBE (-6)    /* SUBACK failure; detail: 0x80 */
+#define UMQTT_ERR_NOT_CONNECTED (-7)
+#define UMQTT_ERR_INVALID_ARG (-8)  /* message names the argument */
+#define UMQTT_ERR_TOO_LARGE (-9)    /* packet over MQTT's limit or no scratch space */
+#define UMQTT_ERR_BUSY (-10)        /* too many operations awaiting acknowledgement */
+#define UMQTT_ERR_CALLBACK (-11)    /* a callback returned UMQTT_IO_EXCEPTION / NULL */
+#define UMQTT_ERR_KEEPALIVE (-12)   /* the broker fell silent past the keepalive window */
+
+/* What umqtt_await / umqtt_wait_msg handled. */
+typedef struct umqtt_event {
+    uint8_t packet_type; /* first byte of the packet handled (umqtt.simple's return value) */
+    uint8_t qos;         /* MESSAGE: QoS of the PUBLISH */
+    uint8_t retain;      /* MESSAGE: retain flag */
+    uint8_t dup;         /* MESSAGE: dup flag */
+    uint16_t packet_id;  /* MESSAGE: packet id (0 at QoS 0) */
+    uint8_t granted_qos; /* await of a subscribe: the QoS the broker granted */
+    uint8_t reserved;
+    size_t payload_len;  /* MESSAGE: bytes written to the sink's buffer */
+} umqtt_event_t;
+
+/* A borrowed byte string. ptr == NULL means "absent" (no user, no will...). */
+typedef struct umqtt_bytes {
+    const uint8_t *ptr;
+    size_t len;
+} umqtt_bytes_t;
+
+typedef struct umqtt_connect_options {
+    umqtt_bytes_t client_id;
+    umqtt_bytes_t user;         /* NULL: no user name (and no password) */
+    umqtt_bytes_t password;     /* NULL: no password */
+    umqtt_bytes_t will_topic;   /* NULL: no Last Will */
+    umqtt_bytes_t will_message;
+    uint8_t will_qos;
+    uint8_t will_retain;
+    uint8_t clean_session;
+    uint8_t reserved;
+    uint16_t keepalive_s;       /* 0: no keepalive */
+    int32_t timeout_ms;         /* limit on every wait for the broker; UMQTT_WAIT_FOREVER: none */
+} umqtt_connect_options_t;
+
+/* wait_msg modes */
+#define UMQTT_MODE_WAIT (0)  /* block (bounded by keepalive and timeout) */
+#define UMQTT_MODE_CHECK (1) /* never block */
+
+/* ---- calls ------------------------------------------------------------ */
+
+size_t umqtt_client_size(void);
+size_t umqtt_client_align(void);
+/* Set up a client in mem (mem_size bytes, aligned). UMQTT_DONE or
+ * UMQTT_ERR_INVALID_ARG when mem is too small or misaligned. */
+int32_t umqtt_client_init(umqtt_client_t *client, size_t mem_size);
+
+/* Send CONNECT, wait for CONNACK. Returns the session-present flag (0 or 1). */
+int32_t umqtt_connect(umqtt_client_t *client, const umqtt_env_t *env,
+    const umqtt_connect_options_t *options);
+/* Send PUBLISH. Returns 0 at QoS 0, else a ticket (> 0) for umqtt_await. */
+int32_t umqtt_publish(umqtt_client_t *client, const umqtt_env_t *env, umqtt_bytes_t topic,
+    umqtt_bytes_t payload, uint8_t qos, uint8_t retain);
+/* Send SUBSCRIBE for one filter. Returns a ticket for umqtt_await. */
+int32_t umqtt_subscribe(umqtt_client_t *client, const umqtt_env_t *env, umqtt_bytes_t filter,
+    uint8_t qos);
+/* Send UNSUBSCRIBE for one filter. Returns a ticket for umqtt_await. */
+int32_t umqtt_unsubscribe(umqtt_client_t *client, const umqtt_env_t *env, umqtt_bytes_t filter);
+/* Wait for the acknowledgement of ticket. Returns UMQTT_DONE when it is
+ * complete, UMQTT_MESSAGE when a message arrived meanwhile (deliver it, then
+ * call again: other operations may run in between), or an error. */
+int32_t umqtt_await(umqtt_client_t *client, const umqtt_env_t *env, int32_t ticket,
+    umqtt_event_t *event);
+/* Forget a ticket whose caller gave up (its acknowledgement is still consumed). */
+void umqtt_abandon(umqtt_client_t *client, int32_t ticket);
+/* Send PINGREQ; the PINGRESP is consumed by later waits. */
+int32_t umqtt_ping(umqtt_client_t *client, const umqtt_env_t *env);
+/* Handle incoming packets until one is delivered or handled.
+ * UMQTT_MODE_WAIT without keepalive reads straight from the transport, as
+ * umqtt.simple does (a non-blocking socket gives UMQTT_DONE at once); with
+ * keepalive, waits are bounded so PINGREQ goes out on time and a silent
+ * broker gives UMQTT_ERR_KEEPALIVE. UMQTT_MODE_CHECK never blocks; a partial
+ * packet is kept for the next call. PINGRESP gives UMQTT_PACKET too. */
+int32_t umqtt_wait_msg(umqtt_client_t *client, const umqtt_env_t *env, int32_t mode,
+    umqtt_event_t *event);
+/* Send DISCONNECT and forget the connection. */
+int32_t umqtt_disconnect(umqtt_client_t *client, const umqtt_env_t *env);
+/* Forget the connection without sending anything (after an error). */
+void umqtt_reset(umqtt_client_t *client);
+int32_t umqtt_is_connected(const umqtt_client_t *client);
+/* The last packet id used (umqtt.simple's `pid`). */
+uint16_t umqtt_last_packet_id(const umqtt_client_t *client);
+
+/* About the last error: a number (errno, CONNACK code, SUBACK code) and a
+ * static text of *len bytes (not NUL-terminated), e.g. which argument was bad. */
+int32_t umqtt_error_detail(const umqtt_client_t *client);
+const char *umqtt_error_message(const umqtt_client_t *client, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UMQTT_NATIVE_H */

@@ -1,0 +1,18 @@
+//! MQTT 3.1.1 wire format: the 14 control packets, strictly validated.
+//!
+//! Decoding borrows from the input (`Packet<'a>` views into the buffer) and
+//! allocates nothing; encoding writes into a caller's slice.
+
+pub mod decode;
+mod encode;
+mod error;
+mod packet;
+pub mod topic;
+pub mod varint;
+
+pub use decode::{decode, decode_body, parse_fixed_header, FixedHeader};
+pub use error::Error;
+pub use packet::*;
+
+/// MQTT's own ceiling on a packet's Remaining Length.
+pub const MAX_REMAINING_LENGTH: usize = 268_435_455;

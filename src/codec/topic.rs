@@ -1,0 +1,49 @@
+//! Topic names (PUBLISH) and topic filters (SUBSCRIBE/UNSUBSCRIBE).
+
+use super::Error;
+
+/// A topic a message is published to: no wildcards, not empty.
+pub fn check_name(topic: &str) -> Result<(), Error> {
+    if topic.is_empty() {
+        return Err(Error::EmptyTopic);
+    }
+    if topic.bytes().any(|b| b == b'+' || b == b'#') {
+        return Err(Error::WildcardInTopicName);
+    }
+    Ok(())
+}
+
+/// A subscription filter: `#` only as a whole last level, `+` only as a whole level.
+pub fn check_filter(filter: &str) -> Result<(), Error> {
+    if filter.is_empty() {
+        return Err(Error::EmptyTopic);
+    }
+    let mut levels = filter.split('/').peekable();
+    while let Some(level) = levels.next() {
+        let is_last = levels.peek().is_none();
+        let has_hash = level.contains('#');
+        let has_plus = level.contains('+');
+        if (has_hash && (level != "#" || !is_last)) || (has_plus && level != "+") {
+            return Err(Error::InvalidTopicFilter);
+        }
+    }
+    Ok(())
+}
+
+/// Whether `topic` matches `filter` (both already valid).
+pub fn matches(filter: &str, topic: &str) -> bool {
+    // Topics starting with '$' are not matched by a leading wildcard.
+    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+        return false;
+    }
+    let mut topic_levels = topic.split('/');
+    for level in filter.split('/') {
+        match (level, topic_levels.next()) {
+            ("#", _) => return true,
+            ("+", Some(_)) => {}
+            (f, Some(t)) if f == t => {}
+            _ => return false,
+        }
+    }
+    topic_levels.next().is_none()
+}

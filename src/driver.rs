@@ -1,0 +1,638 @@
+//! A blocking MQTT client over any transport with `embedded_io::{Read, Write}`.
+//!
+//! Incoming bytes are buffered: one read may carry several packets and each is
+//! handled in turn. A PUBLISH is streamed into the caller's [`Sink`], so a
+//! message may be as large as MQTT allows whatever the buffer size. Every
+//! outgoing packet is encoded whole and offered to the transport in one `write`.
+
+use crate::codec::{self, Connect, Error as CodecError, Packet, PacketId, PacketType, Publish, QoS, Subscribe, Subscription, Unsubscribe, Filters};
+use crate::session::{self, Keepalive, Pending, Reply, Session, SessionError};
+
+/// What the driver needs from a connection beyond `Read` and `Write`.
+pub trait Transport: embedded_io::Read + embedded_io::Write {
+    /// Waits until readable (or writable), at most `timeout_ms` (None: no limit).
+    /// `Ok(false)`: the time ran out.
+    fn wait(&mut self, writable: bool, timeout_ms: Option<u32>) -> Result<bool, Self::Error>;
+    /// A monotonic millisecond clock; it may wrap.
+    fn now_ms(&mut self) -> u32;
+    /// Whether `err` only means "nothing can move now" (a non-blocking socket).
+    fn would_block(err: &Self::Error) -> bool;
+}
+
+/// Where incoming messages go: `begin` announces one, `buffer` is where its payload is written.
+pub trait Sink {
+    /// A message on `topic` with `payload_len` bytes begins. `false` refuses it
+    /// (its payload is skipped and the call fails with [`Error::Sink`]).
+    fn begin(&mut self, topic: &str, payload_len: usize) -> bool;
+    /// The payload buffer of the message begun last: at least `payload_len` bytes.
+    fn buffer(&mut self) -> &mut [u8];
+}
+
+/// Why a call failed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Error<E> {
+    Io(E),
+    /// The broker closed the connection.
+    Closed,
+    /// No answer within the connect timeout.
+    Timeout,
+    /// The broker sent bytes that break MQTT 3.1.1; the connection was dropped.
+    Protocol(&'static str),
+    /// The broker refused the connection with this CONNACK code (1..5).
+    Refused(u8),
+    /// The broker answered a SUBSCRIBE with failure (0x80).
+    SubscribeFailed,
+    NotConnected,
+    /// An argument the protocol does not allow; the text names it.
+    InvalidArgument(&'static str),
+    /// The packet does not fit the transmit buffer nor the scratch space given.
+    TooLarge,
+    /// Too many operations await acknowledgement.
+    Busy,
+    /// The sink refused a message.
+    Sink,
+    /// The broker did not answer PINGREQ within the keepalive window.
+    KeepaliveTimeout,
+}
+
+impl<E> Error<E> {
+    /// The connection cannot go on after this error.
+    fn is_fatal(&self) -> bool {
+        matches!(self, Error::Io(_) | Error::Closed | Error::Protocol(_) | Error::KeepaliveTimeout | Error::Refused(_))
+    }
+}
+
+impl<E> From<CodecError> for Error<E> {
+    fn from(e: CodecError) -> Self {
+        Error::Protocol(e.message())
+    }
+}
+
+impl<E> From<SessionError> for Error<E> {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Busy => Error::Busy,
+            other => Error::Protocol(other.message()),
+        }
+    }
+}
+
+/// A message handed to the sink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub first_byte: u8,
+    pub qos: QoS,
+    pub retain: bool,
+    pub dup: bool,
+    pub pid: u16,
+    pub len: usize,
+}
+
+/// A packet the driver finished handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A PUBLISH whose payload is now in the sink's buffer.
+    Message(Message),
+    /// Any other packet, by its first byte.
+    Control(u8),
+}
+
+/// How long a wait for input may block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Never block.
+    Check,
+    /// umqtt.simple's wait_msg: without keepalive the read blocks as the
+    /// socket does (a non-blocking socket gives "nothing"); with keepalive,
+    /// waits are bounded so PINGREQ goes out on time.
+    WaitMsg,
+    /// Waiting for an acknowledgement: bounded by keepalive and the timeout.
+    Ack,
+}
+
+/// Outcome of [`Client::await_ack`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Awaited {
+    /// The operation is acknowledged; for SUBSCRIBE, the granted QoS.
+    Done(u8),
+    /// A message arrived meanwhile (in the sink); call again after handling it.
+    Message(Message),
+}
+
+/// A PUBLISH whose payload is being streamed into the sink.
+#[derive(Clone, Copy, Debug)]
+struct Inflow {
+    message: Message,
+    filled: usize,
+    /// The sink took it (false: a QoS 2 duplicate or refused; the payload is skipped).
+    deliver: bool,
+    refused: bool,
+    ack: Option<Reply>,
+}
+
+/// Parameters of a CONNECT.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectOptions<'a> {
+    pub client_id: &'a str,
+    pub keepalive_s: u16,
+    pub clean_session: bool,
+    pub will: Option<codec::Will<'a>>,
+    pub username: Option<&'a str>,
+    pub password: Option<&'a [u8]>,
+    /// Limit on every wait for the broker (None: none).
+    pub timeout_ms: Option<u32>,
+}
+
+/// The client: session state and its buffers, `RX` bytes in and `TX` bytes out.
+pub struct Client<const RX: usize, const TX: usize> {
+    session: Session,
+    timeout_ms: Option<u32>,
+    inflow: Option<Inflow>,
+    rx_start: usize,
+    rx_end: usize,
+    rx: [u8; RX],
+    tx: [u8; TX],
+}
+
+impl<const RX: usize, const TX: usize> Default for Client<RX, TX> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const RX: usize, const TX: usize> Client<RX, TX> {
+    pub const fn new() -> Self {
+        Client { session: Session::new(), timeout_ms: None, inflow: None, rx_start: 0, rx_end: 0, rx: [0; RX], tx: [0; TX] }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.session.is_connected()
+    }
+
+    pub fn last_pid(&self) -> u16 {
+        self.session.last_pid()
+    }
+
+    /// Forgets the connection (the transport is the caller's to close).
+    pub fn reset(&mut self) {
+        self.session.disconnected();
+        self.inflow = None;
+        self.rx_start = 0;
+        self.rx_end = 0;
+    }
+
+    /// Bytes a PUBLISH of this topic and payload takes on the wire.
+    pub fn publish_len(topic: &str, payload_len: usize, qos: QoS) -> usize {
+        let rl = 2 + topic.len() + payload_len + if qos == QoS::AtMostOnce { 0 } else { 2 };
+        1 + codec::varint::encoded_len(rl) + rl
+    }
+
+    /// Sends CONNECT and waits for CONNACK; returns the session-present flag.
+    /// `scratch` is used when the CONNECT does not fit the transmit buffer.
+    pub fn connect<T: Transport>(&mut self, io: &mut T, options: &ConnectOptions<'_>, scratch: Option<&mut [u8]>) -> Result<bool, Error<T::Error>> {
+        self.reset();
+        self.timeout_ms = options.timeout_ms;
+        if let Some(will) = &options.will {
+            codec::topic::check_name(will.topic).map_err(|_| Error::InvalidArgument("will topic must be a non-empty topic without wildcards"))?;
+        }
+        if options.password.is_some() && options.username.is_none() {
+            return Err(Error::InvalidArgument("password needs a user name"));
+        }
+        let now = io.now_ms();
+        self.session.begin_connect(options.keepalive_s, now);
+        let packet = Packet::Connect(Connect {
+            client_id: options.client_id,
+            keepalive: options.keepalive_s,
+            clean_session: options.clean_session,
+            will: options.will,
+            username: options.username,
+            password: options.password,
+        });
+        let result = self.send(io, &packet, scratch).and_then(|_| self.await_connack(io));
+        if result.is_err() {
+            self.reset();
+        }
+        result
+    }
+
+    fn await_connack<T: Transport>(&mut self, io: &mut T) -> Result<bool, Error<T::Error>> {
+        let start = io.now_ms();
+        loop {
+            let buffered = &self.rx[self.rx_start..self.rx_end];
+            if let Some((packet, used)) = codec::decode(buffered)? {
+                self.rx_start += used;
+                let Packet::Connack(ack) = packet else {
+                    return Err(Error::Protocol("first packet from the broker is not CONNACK"));
+                };
+                self.session.on_connack(ack.code, ack.session_present);
+                if ack.code != codec::ConnectReturnCode::Accepted {
+                    return Err(Error::Refused(ack.code as u8));
+                }
+                return Ok(ack.session_present);
+            }
+            if self.rx_end - self.rx_start >= 4 {
+                // A CONNACK is 4 bytes; anything longer that is still incomplete is wrong.
+                return Err(Error::Protocol("first packet from the broker is not CONNACK"));
+            }
+            let wait = self.remaining_timeout(io, start)?;
+            if io.wait(false, wait).map_err(Error::Io)? {
+                self.read_into_buffer(io)?;
+            }
+        }
+    }
+
+    /// Publishes a message. At QoS 0 returns None; otherwise the packet id to
+    /// pass to [`Client::await_ack`]. `scratch` serves packets bigger than TX.
+    pub fn publish<T: Transport>(
+        &mut self,
+        io: &mut T,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        scratch: Option<&mut [u8]>,
+    ) -> Result<Option<PacketId>, Error<T::Error>> {
+        self.check_connected()?;
+        codec::topic::check_name(topic).map_err(|e| match e {
+            CodecError::EmptyTopic => Error::InvalidArgument("topic must not be empty"),
+            _ => Error::InvalidArgument("topic must not contain wildcards (+ or #)"),
+        })?;
+        let pid = match session::first_ack(qos) {
+            None => None,
+            Some(state) => {
+                let pid = self.session.next_pid()?;
+                self.session.track(pid, state)?;
+                Some(pid)
+            }
+        };
+        let packet = Packet::Publish(Publish { dup: false, qos, retain, topic, pid, payload });
+        self.send_tracked(io, &packet, pid, scratch)?;
+        Ok(pid)
+    }
+
+    /// Sends SUBSCRIBE for one filter; returns the packet id to await.
+    pub fn subscribe<T: Transport>(&mut self, io: &mut T, filter: &str, qos: QoS) -> Result<PacketId, Error<T::Error>> {
+        self.check_connected()?;
+        check_filter_arg(filter)?;
+        let pid = self.session.next_pid()?;
+        self.session.track(pid, Pending::Suback)?;
+        let subs = [Subscription { filter, qos }];
+        let packet = Packet::Subscribe(Subscribe { pid, filters: Filters::List(&subs) });
+        self.send_tracked(io, &packet, Some(pid), None)?;
+        Ok(pid)
+    }
+
+    /// Sends UNSUBSCRIBE for one filter; returns the packet id to await.
+    pub fn unsubscribe<T: Transport>(&mut self, io: &mut T, filter: &str) -> Result<PacketId, Error<T::Error>> {
+        self.check_connected()?;
+        check_filter_arg(filter)?;
+        let pid = self.session.next_pid()?;
+        self.session.track(pid, Pending::Unsuback)?;
+        let filters = [filter];
+        let packet = Packet::Unsubscribe(Unsubscribe { pid, filters: Filters::List(&filters) });
+        self.send_tracked(io, &packet, Some(pid), None)?;
+        Ok(pid)
+    }
+
+    /// Sends PINGREQ; its PINGRESP is consumed by later waits.
+    pub fn ping<T: Transport>(&mut self, io: &mut T) -> Result<(), Error<T::Error>> {
+        self.check_connected()?;
+        self.send(io, &Packet::Pingreq, None)?;
+        let now = io.now_ms();
+        self.session.on_ping_sent(now);
+        Ok(())
+    }
+
+    /// Sends DISCONNECT and forgets the connection.
+    pub fn disconnect<T: Transport>(&mut self, io: &mut T) -> Result<(), Error<T::Error>> {
+        self.check_connected()?;
+        let result = self.send(io, &Packet::Disconnect, None);
+        self.reset();
+        result
+    }
+
+    /// Waits until the operation `pid` is acknowledged, delivering messages that arrive meanwhile.
+    pub fn await_ack<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, pid: PacketId) -> Result<Awaited, Error<T::Error>> {
+        loop {
+            match self.session.take_done(pid) {
+                Some(0x80) => return Err(Error::SubscribeFailed),
+                Some(result) => return Ok(Awaited::Done(result)),
+                None if self.session.pending(pid).is_none() => {
+                    return Err(if self.is_connected() { Error::InvalidArgument("no operation with this ticket awaits acknowledgement") } else { Error::NotConnected })
+                }
+                None => {}
+            }
+            if let Some(Event::Message(m)) = self.pump(io, sink, Mode::Ack)? {
+                return Ok(Awaited::Message(m));
+            }
+        }
+    }
+
+    /// Gives up waiting for `pid`; its acknowledgement will still be consumed.
+    pub fn abandon(&mut self, pid: PacketId) {
+        self.session.abandon(pid);
+    }
+
+    /// Handles incoming packets until one is handled (Some) or, in `Check`
+    /// mode or on a non-blocking socket without keepalive, nothing is there (None).
+    pub fn wait_msg<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, mode: Mode) -> Result<Option<Event>, Error<T::Error>> {
+        self.check_connected()?;
+        self.pump(io, sink, mode)
+    }
+
+    fn check_connected<E>(&self) -> Result<(), Error<E>> {
+        if self.session.is_connected() {
+            Ok(())
+        } else {
+            Err(Error::NotConnected)
+        }
+    }
+
+    /// Reads and handles packets until one is handled; drops the connection on fatal errors.
+    fn pump<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, mode: Mode) -> Result<Option<Event>, Error<T::Error>> {
+        let result = self.pump_inner(io, sink, mode);
+        if let Err(e) = &result {
+            if e.is_fatal() {
+                self.reset();
+            }
+        }
+        result
+    }
+
+    fn pump_inner<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, mode: Mode) -> Result<Option<Event>, Error<T::Error>> {
+        let start = io.now_ms();
+        let mut keepalive_wait = self.keepalive_tick(io)?;
+        // Without keepalive, wait_msg reads as umqtt.simple does: straight from the socket.
+        let direct = mode == Mode::WaitMsg && keepalive_wait.is_none();
+        loop {
+            if let Some(event) = self.step(io, sink)? {
+                return Ok(Some(event));
+            }
+            if !direct {
+                let limit = match mode {
+                    Mode::Check => Some(0),
+                    Mode::WaitMsg => keepalive_wait,
+                    Mode::Ack => min_opt(keepalive_wait, self.remaining_timeout(io, start)?),
+                };
+                if !io.wait(false, limit).map_err(Error::Io)? {
+                    if mode == Mode::Check {
+                        return Ok(None);
+                    }
+                    keepalive_wait = self.keepalive_tick(io)?;
+                    continue;
+                }
+            }
+            match self.read_input(io, sink) {
+                Ok(()) => {}
+                Err(Error::Io(e)) if T::would_block(&e) => {
+                    if mode != Mode::Ack {
+                        return Ok(None);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends PINGREQ when due; returns how long waits may last before the next check.
+    fn keepalive_tick<T: Transport>(&mut self, io: &mut T) -> Result<Option<u32>, Error<T::Error>> {
+        let now = io.now_ms();
+        match self.session.keepalive(now) {
+            Keepalive::Idle(wait) => Ok(wait),
+            Keepalive::Lost => Err(Error::KeepaliveTimeout),
+            Keepalive::SendPing => {
+                self.send(io, &Packet::Pingreq, None)?;
+                self.session.on_ping_sent(now);
+                match self.session.keepalive(now) {
+                    Keepalive::Idle(wait) => Ok(wait),
+                    _ => Ok(Some(0)),
+                }
+            }
+        }
+    }
+
+    fn remaining_timeout<T: Transport>(&self, io: &mut T, start: u32) -> Result<Option<u32>, Error<T::Error>> {
+        let Some(limit) = self.timeout_ms else {
+            return Ok(None);
+        };
+        let spent = io.now_ms().wrapping_sub(start);
+        if spent >= limit {
+            return Err(Error::Timeout);
+        }
+        Ok(Some(limit - spent))
+    }
+
+    /// Handles what is buffered: Some(event) when a packet was completed, None when more input is needed.
+    fn step<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S) -> Result<Option<Event>, Error<T::Error>> {
+        if self.inflow.is_some() {
+            return self.continue_inflow(io, sink);
+        }
+        let buffered = &self.rx[self.rx_start..self.rx_end];
+        let Some(header) = codec::parse_fixed_header(buffered)? else {
+            return Ok(None);
+        };
+        if header.kind == PacketType::Publish {
+            return self.begin_inflow(io, sink, header);
+        }
+        if header.packet_len() > RX {
+            return Err(Error::Protocol("control packet larger than the receive buffer"));
+        }
+        let Some(body) = buffered.get(header.header_len..header.packet_len()) else {
+            return Ok(None);
+        };
+        let packet = codec::decode_body(header, body)?;
+        self.session.on_received();
+        let reply = self.session.on_control(&packet)?;
+        if header.kind == PacketType::Connack {
+            return Err(Error::Protocol("CONNACK on an open connection"));
+        }
+        self.rx_start += header.packet_len();
+        if let Some(reply) = reply {
+            self.send(io, &reply.packet(), None)?;
+        }
+        Ok(Some(Event::Control(header.first_byte)))
+    }
+
+    /// A PUBLISH header is buffered: once its topic is in, announce it to the sink.
+    fn begin_inflow<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, header: codec::FixedHeader) -> Result<Option<Event>, Error<T::Error>> {
+        let body = &self.rx[self.rx_start + header.header_len..self.rx_end];
+        if header.remaining_len < 2 {
+            return Err(CodecError::StringPastEnd.into());
+        }
+        if body.len() < 2 {
+            return Ok(None);
+        }
+        let qos = QoS::from_bits((header.first_byte >> 1) & 3)?;
+        let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
+        let var_len = 2 + topic_len + if qos == QoS::AtMostOnce { 0 } else { 2 };
+        if var_len > header.remaining_len {
+            return Err(CodecError::StringPastEnd.into());
+        }
+        if header.header_len + var_len > RX {
+            return Err(Error::Protocol("topic longer than the receive buffer"));
+        }
+        if body.len() < var_len {
+            return Ok(None);
+        }
+        let (topic, pid, _) = codec::decode::publish_header(header.first_byte, &body[..var_len])?;
+        self.session.on_received();
+        let inbound = self.session.on_publish(qos, pid)?;
+        let payload_len = header.remaining_len - var_len;
+        let accepted = inbound.deliver && sink.begin(topic, payload_len);
+        let _ = io;
+        self.inflow = Some(Inflow {
+            message: Message {
+                first_byte: header.first_byte,
+                qos,
+                retain: header.first_byte & 1 != 0,
+                dup: header.first_byte & 8 != 0,
+                pid: pid.map_or(0, PacketId::get),
+                len: payload_len,
+            },
+            filled: 0,
+            deliver: accepted,
+            refused: inbound.deliver && !accepted,
+            ack: inbound.ack,
+        });
+        self.rx_start += header.header_len + var_len;
+        self.continue_inflow(io, sink)
+    }
+
+    /// Moves buffered payload bytes into the sink; finishes the message when all are in.
+    fn continue_inflow<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S) -> Result<Option<Event>, Error<T::Error>> {
+        let Some(mut inflow) = self.inflow else {
+            return Ok(None);
+        };
+        let want = inflow.message.len - inflow.filled;
+        let take = want.min(self.rx_end - self.rx_start);
+        if take > 0 {
+            if inflow.deliver {
+                let dest = sink.buffer().get_mut(inflow.filled..inflow.filled + take).ok_or(Error::Sink)?;
+                dest.copy_from_slice(&self.rx[self.rx_start..self.rx_start + take]);
+            }
+            inflow.filled += take;
+            self.rx_start += take;
+        }
+        self.inflow = Some(inflow);
+        if inflow.filled < inflow.message.len {
+            return Ok(None);
+        }
+        self.inflow = None;
+        if inflow.refused {
+            // Not acknowledged: the broker may deliver it again after a reconnect.
+            if let Some(Reply::Pubrec(pid)) = inflow.ack {
+                self.session.on_control(&Packet::Pubrel(pid))?;
+            }
+            return Err(Error::Sink);
+        }
+        if let Some(ack) = inflow.ack {
+            self.send(io, &ack.packet(), None)?;
+        }
+        Ok(Some(if inflow.deliver { Event::Message(inflow.message) } else { Event::Control(inflow.message.first_byte) }))
+    }
+
+    /// One read: straight into the sink while a large payload streams and nothing is buffered, else into the buffer.
+    fn read_input<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S) -> Result<(), Error<T::Error>> {
+        if let Some(mut inflow) = self.inflow {
+            if inflow.deliver && self.rx_start == self.rx_end && inflow.message.len - inflow.filled >= RX {
+                let dest = sink.buffer().get_mut(inflow.filled..inflow.message.len).ok_or(Error::Sink)?;
+                let n = io.read(dest).map_err(Error::Io)?;
+                if n == 0 {
+                    return Err(Error::Closed);
+                }
+                inflow.filled += n;
+                self.inflow = Some(inflow);
+                return Ok(());
+            }
+        }
+        self.read_into_buffer(io)
+    }
+
+    fn read_into_buffer<T: Transport>(&mut self, io: &mut T) -> Result<(), Error<T::Error>> {
+        if self.rx_start == self.rx_end {
+            self.rx_start = 0;
+            self.rx_end = 0;
+        } else if self.rx_end == RX {
+            self.rx.copy_within(self.rx_start..self.rx_end, 0);
+            self.rx_end -= self.rx_start;
+            self.rx_start = 0;
+        }
+        let n = io.read(&mut self.rx[self.rx_end..]).map_err(Error::Io)?;
+        if n == 0 {
+            return Err(Error::Closed);
+        }
+        self.rx_end += n;
+        Ok(())
+    }
+
+    /// Sends a packet whose ack is tracked under `pid`; untracks it if sending fails.
+    fn send_tracked<T: Transport>(&mut self, io: &mut T, packet: &Packet<'_>, pid: Option<PacketId>, scratch: Option<&mut [u8]>) -> Result<(), Error<T::Error>> {
+        let result = self.send(io, packet, scratch);
+        if let (Err(_), Some(pid)) = (&result, pid) {
+            self.session.untrack(pid);
+        }
+        result
+    }
+
+    /// Encodes a packet whole and writes it in one call (more only if the transport takes part of it).
+    fn send<T: Transport>(&mut self, io: &mut T, packet: &Packet<'_>, scratch: Option<&mut [u8]>) -> Result<(), Error<T::Error>> {
+        let len = packet.encoded_len().map_err(|e| match e {
+            CodecError::PacketTooLarge | CodecError::StringTooLong => Error::TooLarge,
+            other => Error::Protocol(other.message()),
+        })?;
+        let buf: &mut [u8] = if len <= TX {
+            &mut self.tx[..]
+        } else {
+            match scratch {
+                Some(s) if s.len() >= len => s,
+                _ => return Err(Error::TooLarge),
+            }
+        };
+        let n = packet.encode(buf)?;
+        let result = write_all(io, &buf[..n], self.timeout_ms);
+        match result {
+            Ok(()) => {
+                let now = io.now_ms();
+                self.session.on_sent(now);
+                Ok(())
+            }
+            Err(e) => {
+                if e.is_fatal() {
+                    self.reset();
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+fn write_all<T: Transport>(io: &mut T, mut data: &[u8], timeout_ms: Option<u32>) -> Result<(), Error<T::Error>> {
+    while !data.is_empty() {
+        match io.write(data) {
+            Ok(0) => return Err(Error::Closed),
+            Ok(n) => data = &data[n.min(data.len())..],
+            Err(e) if T::would_block(&e) => {
+                if !io.wait(true, timeout_ms).map_err(Error::Io)? {
+                    return Err(Error::Timeout);
+                }
+            }
+            Err(e) => return Err(Error::Io(e)),
+        }
+    }
+    Ok(())
+}
+
+fn check_filter_arg<E>(filter: &str) -> Result<(), Error<E>> {
+    codec::topic::check_filter(filter).map_err(|e| match e {
+        CodecError::EmptyTopic => Error::InvalidArgument("topic filter must not be empty"),
+        _ => Error::InvalidArgument("topic filter: '#' must be the whole last level and '+' a whole level"),
+    })
+}
+
+fn min_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}

@@ -1,0 +1,29 @@
+//! umqtt-native: an MQTT 3.1.1 client engine for microcontrollers.
+//!
+//! Layers, each its own module: [`codec`] (wire format), [`session`] (the sans-IO
+//! protocol state), [`driver`] (a blocking client over `embedded-io`), and
+//! [`ffi`] (the C ABI declared in `c_glue/umqtt_native.h`).
+#![no_std]
+
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+pub mod codec;
+pub mod driver;
+pub mod ffi;
+#[cfg(feature = "std")]
+pub mod posix;
+pub mod session;
+
+#[cfg(not(any(test, feature = "std")))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    // Built with panic = "abort"; nothing reachable from the FFI is meant to panic.
+    loop {}
+}
+
+/// The precompiled `core` of hosted targets (the unix port links us into a Linux binary) refers
+/// to this symbol even with panic = "abort", where it is never called.
+#[cfg(not(any(test, feature = "std", target_os = "none")))]
+#[no_mangle]
+pub extern "C" fn rust_eh_personality() {}

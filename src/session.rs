@@ -1,0 +1,325 @@
+//! The protocol state of one connection, with no I/O: packet ids, what awaits
+//! acknowledgement in either direction, and keepalive. The driver feeds it the
+//! packets it reads and sends the replies it gets back.
+
+use crate::codec::{ConnectReturnCode, Packet, PacketId, QoS, SubackCode};
+use heapless::Vec;
+
+/// Operations that may await acknowledgement at once (nesting depth of callbacks that publish).
+pub const MAX_OUTBOUND: usize = 8;
+/// Inbound QoS 2 messages received but not yet released (PUBREL) by the broker.
+pub const MAX_INBOUND_QOS2: usize = 32;
+
+/// Where an operation this client started stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pending {
+    Puback,
+    Pubrec,
+    Pubcomp,
+    Suback,
+    Unsuback,
+    /// Acknowledged; for SUBSCRIBE, with the granted QoS or 0x80.
+    Done(u8),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Outbound {
+    pid: PacketId,
+    state: Pending,
+    /// Nobody waits for it any more; drop it when it completes.
+    abandoned: bool,
+}
+
+/// Something the session refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionError {
+    /// A packet a broker must not send to a client, or one out of turn.
+    Unexpected(&'static str),
+    /// An acknowledgement of the wrong kind for an operation in flight.
+    WrongAck,
+    /// Too many operations await acknowledgement.
+    Busy,
+    /// Too many inbound QoS 2 messages unreleased.
+    InboundFull,
+}
+
+impl SessionError {
+    pub const fn message(self) -> &'static str {
+        match self {
+            SessionError::Unexpected(m) => m,
+            SessionError::WrongAck => "acknowledgement of the wrong kind for a packet id in flight",
+            SessionError::Busy => "too many operations awaiting acknowledgement",
+            SessionError::InboundFull => "too many unreleased QoS 2 messages from the broker",
+        }
+    }
+}
+
+/// What to do with an inbound PUBLISH.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inbound {
+    /// Hand the message to the application (false: a QoS 2 duplicate).
+    pub deliver: bool,
+    /// The acknowledgement to send once the message is in (PUBACK or PUBREC).
+    pub ack: Option<Reply>,
+}
+
+/// A packet the session wants sent in reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Puback(PacketId),
+    Pubrec(PacketId),
+    Pubrel(PacketId),
+    Pubcomp(PacketId),
+}
+
+impl Reply {
+    pub fn packet(self) -> Packet<'static> {
+        match self {
+            Reply::Puback(p) => Packet::Puback(p),
+            Reply::Pubrec(p) => Packet::Pubrec(p),
+            Reply::Pubrel(p) => Packet::Pubrel(p),
+            Reply::Pubcomp(p) => Packet::Pubcomp(p),
+        }
+    }
+}
+
+/// Keepalive's verdict at a moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keepalive {
+    /// Nothing due; check again within this many ms (None: never).
+    Idle(Option<u32>),
+    /// Send PINGREQ now.
+    SendPing,
+    /// The broker has been silent too long: the connection is lost.
+    Lost,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    connected: bool,
+    keepalive_ms: u32,
+    last_tx: u32,
+    ping_sent_at: Option<u32>,
+    last_pid: u16,
+    outbound: Vec<Outbound, MAX_OUTBOUND>,
+    inbound_qos2: Vec<PacketId, MAX_INBOUND_QOS2>,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Session {
+    pub const fn new() -> Self {
+        Session {
+            connected: false,
+            keepalive_ms: 0,
+            last_tx: 0,
+            ping_sent_at: None,
+            last_pid: 0,
+            outbound: Vec::new(),
+            inbound_qos2: Vec::new(),
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    pub fn last_pid(&self) -> u16 {
+        self.last_pid
+    }
+
+    /// A CONNECT is about to be sent: operations of an earlier connection are forgotten.
+    pub fn begin_connect(&mut self, keepalive_s: u16, now: u32) {
+        self.connected = false;
+        self.keepalive_ms = u32::from(keepalive_s) * 1000;
+        self.outbound.clear();
+        self.ping_sent_at = None;
+        self.last_tx = now;
+    }
+
+    /// The CONNACK arrived. Without a session on the broker, QoS 2 state is dropped too.
+    pub fn on_connack(&mut self, code: ConnectReturnCode, session_present: bool) {
+        self.connected = code == ConnectReturnCode::Accepted;
+        if !session_present {
+            self.inbound_qos2.clear();
+        }
+    }
+
+    /// The connection is gone (error, DISCONNECT, reset).
+    pub fn disconnected(&mut self) {
+        self.connected = false;
+        self.outbound.clear();
+        self.ping_sent_at = None;
+    }
+
+    /// A packet id that is not 0 and not in flight.
+    pub fn next_pid(&mut self) -> Result<PacketId, SessionError> {
+        self.reap();
+        if self.outbound.is_full() {
+            return Err(SessionError::Busy);
+        }
+        loop {
+            self.last_pid = self.last_pid.wrapping_add(1);
+            if let Some(pid) = PacketId::new(self.last_pid) {
+                if !self.outbound.iter().any(|o| o.pid == pid) {
+                    return Ok(pid);
+                }
+            }
+        }
+    }
+
+    /// Records an operation sent with `pid` that awaits `state`.
+    pub fn track(&mut self, pid: PacketId, state: Pending) -> Result<(), SessionError> {
+        self.reap();
+        self.outbound.push(Outbound { pid, state, abandoned: false }).map_err(|_| SessionError::Busy)
+    }
+
+    /// The acknowledgement awaited for `pid`, or None if unknown.
+    pub fn pending(&self, pid: PacketId) -> Option<Pending> {
+        self.outbound.iter().find(|o| o.pid == pid).map(|o| o.state)
+    }
+
+    /// If `pid` completed, forgets it and returns its result.
+    pub fn take_done(&mut self, pid: PacketId) -> Option<u8> {
+        let i = self.outbound.iter().position(|o| o.pid == pid)?;
+        match self.outbound[i].state {
+            Pending::Done(result) => {
+                self.outbound.swap_remove(i);
+                Some(result)
+            }
+            _ => None,
+        }
+    }
+
+    /// Nobody waits for `pid` any more (the waiter failed or gave up).
+    pub fn abandon(&mut self, pid: PacketId) {
+        if let Some(o) = self.outbound.iter_mut().find(|o| o.pid == pid) {
+            o.abandoned = true;
+        }
+        self.reap();
+    }
+
+    /// Forgets `pid` (its packet could not be sent).
+    pub fn untrack(&mut self, pid: PacketId) {
+        self.outbound.retain(|o| o.pid != pid);
+    }
+
+    fn reap(&mut self) {
+        self.outbound.retain(|o| !(o.abandoned && matches!(o.state, Pending::Done(_))));
+    }
+
+    pub fn on_sent(&mut self, now: u32) {
+        self.last_tx = now;
+    }
+
+    pub fn on_ping_sent(&mut self, now: u32) {
+        self.last_tx = now;
+        if self.ping_sent_at.is_none() {
+            self.ping_sent_at = Some(now);
+        }
+    }
+
+    /// Any packet from the broker shows it is alive.
+    pub fn on_received(&mut self) {
+        self.ping_sent_at = None;
+    }
+
+    /// Keepalive at `now`: PINGREQ once half the interval passed without sending;
+    /// the connection is lost when half an interval more passes without an answer.
+    pub fn keepalive(&self, now: u32) -> Keepalive {
+        if self.keepalive_ms == 0 || !self.connected {
+            return Keepalive::Idle(None);
+        }
+        let half = (self.keepalive_ms / 2).max(1);
+        if let Some(sent) = self.ping_sent_at {
+            let waited = now.wrapping_sub(sent);
+            return if waited >= half { Keepalive::Lost } else { Keepalive::Idle(Some(half - waited)) };
+        }
+        let idle = now.wrapping_sub(self.last_tx);
+        if idle >= half {
+            Keepalive::SendPing
+        } else {
+            Keepalive::Idle(Some(half - idle))
+        }
+    }
+
+    /// An inbound PUBLISH at `qos` with `pid`: deliver it or not, and how to acknowledge.
+    pub fn on_publish(&mut self, qos: QoS, pid: Option<PacketId>) -> Result<Inbound, SessionError> {
+        Ok(match (qos, pid) {
+            (QoS::AtLeastOnce, Some(pid)) => Inbound { deliver: true, ack: Some(Reply::Puback(pid)) },
+            (QoS::ExactlyOnce, Some(pid)) => {
+                let seen = self.inbound_qos2.contains(&pid);
+                if !seen {
+                    self.inbound_qos2.push(pid).map_err(|_| SessionError::InboundFull)?;
+                }
+                Inbound { deliver: !seen, ack: Some(Reply::Pubrec(pid)) }
+            }
+            _ => Inbound { deliver: true, ack: None },
+        })
+    }
+
+    /// An acknowledgement or other non-PUBLISH packet from the broker.
+    pub fn on_control(&mut self, packet: &Packet<'_>) -> Result<Option<Reply>, SessionError> {
+        match *packet {
+            Packet::Puback(pid) => self.advance(pid, Pending::Puback, Pending::Done(0)).map(|_| None),
+            Packet::Pubrec(pid) => {
+                // Answer with PUBREL even for an id we forgot, so the broker can finish.
+                self.advance(pid, Pending::Pubrec, Pending::Pubcomp)?;
+                Ok(Some(Reply::Pubrel(pid)))
+            }
+            Packet::Pubcomp(pid) => self.advance(pid, Pending::Pubcomp, Pending::Done(0)).map(|_| None),
+            Packet::Pubrel(pid) => {
+                self.inbound_qos2.retain(|p| *p != pid);
+                Ok(Some(Reply::Pubcomp(pid)))
+            }
+            Packet::Suback(ref s) => {
+                let code = s.codes().next().map_or(0x80, SubackCode::to_u8);
+                if s.codes.len() != 1 {
+                    return Err(SessionError::Unexpected("SUBACK with a return code count other than the filters sent"));
+                }
+                self.advance(s.pid, Pending::Suback, Pending::Done(code)).map(|_| None)
+            }
+            Packet::Unsuback(pid) => self.advance(pid, Pending::Unsuback, Pending::Done(0)).map(|_| None),
+            Packet::Pingresp => Ok(None),
+            Packet::Connack(_) => Err(SessionError::Unexpected("CONNACK on an open connection")),
+            Packet::Publish(_) => Err(SessionError::Unexpected("PUBLISH handed to on_control")),
+            Packet::Connect(_) | Packet::Subscribe(_) | Packet::Unsubscribe(_) | Packet::Pingreq | Packet::Disconnect => {
+                Err(SessionError::Unexpected("packet a broker never sends to a client"))
+            }
+        }
+    }
+
+    /// Moves `pid` from `from` to `to`. An unknown id is ignored (a late or stray ack).
+    fn advance(&mut self, pid: PacketId, from: Pending, to: Pending) -> Result<(), SessionError> {
+        let Some(i) = self.outbound.iter().position(|o| o.pid == pid) else {
+            return Ok(());
+        };
+        let entry = &mut self.outbound[i];
+        if entry.state != from {
+            // A repeated ack for something already done is harmless; anything else is not.
+            return if matches!(entry.state, Pending::Done(_)) || (from == Pending::Pubrec && entry.state == Pending::Pubcomp) {
+                Ok(())
+            } else {
+                Err(SessionError::WrongAck)
+            };
+        }
+        entry.state = to;
+        if entry.abandoned && matches!(to, Pending::Done(_)) {
+            self.outbound.swap_remove(i);
+        }
+        Ok(())
+    }
+}
+
+/// The acknowledgement an operation of this kind waits for first.
+pub fn first_ack(qos: QoS) -> Option<Pending> {
+    match qos {
+        QoS::AtMostOnce => None,
+        QoS::AtLeastOnce => Some(Pending::Puback),
+        QoS::ExactlyOnce => Some(Pending::Pubrec),
+    }
+}
