@@ -15,7 +15,7 @@ pub mod ffi;
 pub mod posix;
 pub mod session;
 
-#[cfg(not(any(test, feature = "std")))]
+#[cfg(all(feature = "panic-handler", not(any(test, feature = "std"))))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     // Built with panic = "abort"; nothing reachable from the FFI is meant to panic.
