@@ -255,6 +255,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         self.check_connected()?;
         codec::topic::check_name(topic).map_err(|e| match e {
             CodecError::EmptyTopic => Error::InvalidArgument("topic must not be empty"),
+            CodecError::NullCharacter => Error::InvalidArgument("topic must not contain U+0000"),
             _ => Error::InvalidArgument("topic must not contain wildcards (+ or #)"),
         })?;
         let pid = match session::first_ack(qos) {
@@ -589,7 +590,8 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             }
         };
         let n = packet.encode(buf)?;
-        let result = write_all(io, &buf[..n], self.timeout_ms);
+        let mut sent = 0;
+        let result = write_all(io, &buf[..n], self.timeout_ms, &mut sent);
         match result {
             Ok(()) => {
                 let now = io.now_ms();
@@ -597,7 +599,8 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
                 Ok(())
             }
             Err(e) => {
-                if e.is_fatal() {
+                // Part of a packet on the wire leaves the stream unusable, whatever the error.
+                if e.is_fatal() || sent > 0 {
                     self.reset();
                 }
                 Err(e)
@@ -606,11 +609,15 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     }
 }
 
-fn write_all<T: Transport>(io: &mut T, mut data: &[u8], timeout_ms: Option<u32>) -> Result<(), Error<T::Error>> {
+fn write_all<T: Transport>(io: &mut T, mut data: &[u8], timeout_ms: Option<u32>, sent: &mut usize) -> Result<(), Error<T::Error>> {
     while !data.is_empty() {
         match io.write(data) {
             Ok(0) => return Err(Error::Closed),
-            Ok(n) => data = &data[n.min(data.len())..],
+            Ok(n) => {
+                let n = n.min(data.len());
+                *sent += n;
+                data = &data[n..];
+            }
             Err(e) if T::would_block(&e) => {
                 if !io.wait(true, timeout_ms).map_err(Error::Io)? {
                     return Err(Error::Timeout);
@@ -625,6 +632,7 @@ fn write_all<T: Transport>(io: &mut T, mut data: &[u8], timeout_ms: Option<u32>)
 fn check_filter_arg<E>(filter: &str) -> Result<(), Error<E>> {
     codec::topic::check_filter(filter).map_err(|e| match e {
         CodecError::EmptyTopic => Error::InvalidArgument("topic filter must not be empty"),
+        CodecError::NullCharacter => Error::InvalidArgument("topic filter must not contain U+0000"),
         _ => Error::InvalidArgument("topic filter: '#' must be the whole last level and '+' a whole level"),
     })
 }

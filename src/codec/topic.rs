@@ -2,10 +2,13 @@
 
 use super::Error;
 
-/// A topic a message is published to: no wildcards, not empty.
+/// A topic a message is published to: no wildcards, not empty, no U+0000 (MQTT-1.5.3-2).
 pub fn check_name(topic: &str) -> Result<(), Error> {
     if topic.is_empty() {
         return Err(Error::EmptyTopic);
+    }
+    if topic.contains('\0') {
+        return Err(Error::NullCharacter);
     }
     if topic.bytes().any(|b| b == b'+' || b == b'#') {
         return Err(Error::WildcardInTopicName);
@@ -17,6 +20,9 @@ pub fn check_name(topic: &str) -> Result<(), Error> {
 pub fn check_filter(filter: &str) -> Result<(), Error> {
     if filter.is_empty() {
         return Err(Error::EmptyTopic);
+    }
+    if filter.contains('\0') {
+        return Err(Error::NullCharacter);
     }
     let mut levels = filter.split('/').peekable();
     while let Some(level) = levels.next() {

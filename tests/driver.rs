@@ -1,0 +1,867 @@
+//! The blocking driver against a scripted broker: bytes on the wire (each
+//! `write` call recorded on its own), acknowledgement flows, buffering,
+//! streaming, keepalive and timeouts on a fake clock.
+
+mod common;
+
+use common::*;
+use umqtt_native::codec::{Packet, PacketId, Publish, QoS, Will};
+use umqtt_native::driver::{Awaited, Client, ConnectOptions, Error, Event, Message, Mode};
+
+type C = Client<256, 256>;
+
+fn publish_bytes(qos: QoS, id: u16, dup: bool, topic: &str, payload: &[u8]) -> Vec<u8> {
+    let pid = (qos != QoS::AtMostOnce).then(|| pid(id));
+    enc(&Packet::Publish(Publish { dup, qos, retain: false, topic, pid, payload }))
+}
+
+fn message(ev: Result<Option<Event>, Error<IoError>>) -> Message {
+    match ev {
+        Ok(Some(Event::Message(m))) => m,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+// ---- connect --------------------------------------------------------------
+
+#[test]
+fn connect_writes_one_packet_and_reads_connack() {
+    let mut io = ScriptedTransport::new();
+    io.push(&h("20 02 01 00"));
+    let mut c = C::new();
+    let opts = ConnectOptions {
+        client_id: "cid",
+        keepalive_s: 30,
+        clean_session: false,
+        will: Some(Will { topic: "w", message: b"bye", qos: QoS::AtLeastOnce, retain: true }),
+        username: Some("u"),
+        password: Some(b"p"),
+        timeout_ms: None,
+    };
+    assert_eq!(c.connect(&mut io, &opts, None), Ok(true), "session present");
+    assert!(c.is_connected());
+    // Flags EC: user, password, will retain, will QoS 1, will; clean session off.
+    let want = h("10 1D 00 04 4D 51 54 54 04 EC 00 1E 00 03 63 69 64 00 01 77 00 03 62 79 65 00 01 75 00 01 70");
+    assert_eq!(io.writes, vec![want]);
+}
+
+#[test]
+fn connack_split_over_reads() {
+    let mut io = ScriptedTransport::new();
+    io.max_read = 1;
+    io.push(&CONNACK_OK);
+    let mut c = C::new();
+    assert_eq!(c.connect(&mut io, &options(0, None), None), Ok(false));
+    assert_eq!(io.reads, 4);
+}
+
+#[test]
+fn connect_refused_gives_the_code() {
+    for code in 1..=5u8 {
+        let mut io = ScriptedTransport::new();
+        io.push(&[0x20, 0x02, 0x00, code]);
+        let mut c = C::new();
+        assert_eq!(c.connect(&mut io, &options(60, None), None), Err(Error::Refused(code)));
+        assert!(!c.is_connected());
+        assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtMostOnce, false, None), Err(Error::NotConnected));
+        assert_eq!(io.writes.len(), 1, "only the CONNECT went out");
+    }
+}
+
+#[test]
+fn connect_rejects_other_first_packets() {
+    for reply in ["D0 00", "30 03 00 01 74", "20 02 02 00", "20 02 01 05", "20 03 00 00 00", "FF"] {
+        let mut io = ScriptedTransport::new();
+        io.push(&h(reply));
+        let mut c = C::new();
+        let r = c.connect(&mut io, &options(0, None), None);
+        assert!(matches!(r, Err(Error::Protocol(_)) | Err(Error::Closed)), "{reply}: {r:?}");
+        assert!(!c.is_connected(), "{reply}");
+    }
+    // Closed before any answer.
+    let mut io = ScriptedTransport::new();
+    assert_eq!(C::new().connect(&mut io, &options(0, None), None), Err(Error::Closed));
+}
+
+#[test]
+fn connect_times_out_on_fake_clock() {
+    let mut io = ScriptedTransport::new();
+    for _ in 0..10 {
+        io.silence();
+    }
+    io.now = 7;
+    let mut c = C::new();
+    assert_eq!(c.connect(&mut io, &options(0, Some(1500)), None), Err(Error::Timeout));
+    assert!(!c.is_connected());
+    // It waited no longer than the limit, and not much shorter.
+    assert_eq!(io.now - 7, 1500, "waits: {:?}", io.waits);
+    assert!(io.waits.iter().all(|&(w, t)| !w && t.is_some_and(|t| t <= 1500)));
+}
+
+#[test]
+fn connack_and_publish_in_one_read() {
+    let mut io = ScriptedTransport::new();
+    let mut data = CONNACK_OK.to_vec();
+    data.extend(publish_bytes(QoS::AtMostOnce, 0, false, "t", b"first"));
+    io.push(&data);
+    let mut c = C::new();
+    assert_eq!(c.connect(&mut io, &options(0, None), None), Ok(false));
+    io.silence();
+    let mut sink = VecSink::default();
+    let m = message(c.wait_msg(&mut io, &mut sink, Mode::Check));
+    assert_eq!(m.len, 5);
+    assert_eq!(sink.messages, vec![("t".into(), b"first".to_vec())]);
+    assert_eq!(io.reads, 1);
+}
+
+// ---- one write per packet -------------------------------------------------
+
+#[test]
+fn every_outgoing_packet_is_one_write() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+
+    assert_eq!(c.publish(&mut io, "t", b"hi", QoS::AtMostOnce, false, None), Ok(None));
+    assert_eq!(io.take_writes(), vec![h("30 05 00 01 74 68 69")]);
+
+    assert_eq!(c.publish(&mut io, "t", b"hi", QoS::AtLeastOnce, true, None), Ok(Some(pid(1))));
+    assert_eq!(io.take_writes(), vec![h("33 07 00 01 74 00 01 68 69")]);
+    io.push(&h("40 02 00 01"));
+    assert_eq!(c.await_ack(&mut io, &mut sink, pid(1)), Ok(Awaited::Done(0)));
+    assert!(io.take_writes().is_empty());
+
+    assert_eq!(c.subscribe(&mut io, "a/#", QoS::AtLeastOnce), Ok(pid(2)));
+    assert_eq!(io.take_writes(), vec![h("82 08 00 02 00 03 61 2F 23 01")]);
+    io.push(&h("90 03 00 02 01"));
+    assert_eq!(c.await_ack(&mut io, &mut sink, pid(2)), Ok(Awaited::Done(1)));
+
+    assert_eq!(c.unsubscribe(&mut io, "a/#"), Ok(pid(3)));
+    assert_eq!(io.take_writes(), vec![h("A2 07 00 03 00 03 61 2F 23")]);
+    io.push(&h("B0 02 00 03"));
+    assert_eq!(c.await_ack(&mut io, &mut sink, pid(3)), Ok(Awaited::Done(0)));
+
+    assert_eq!(c.ping(&mut io), Ok(()));
+    assert_eq!(io.take_writes(), vec![h("C0 00")]);
+    io.push(&h("D0 00"));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0xD0))));
+
+    // Bigger than TX: written from the caller's scratch space, still in one write.
+    let big = vec![0x5Au8; 1000];
+    assert_eq!(c.publish(&mut io, "t", &big, QoS::AtMostOnce, false, None), Err(Error::TooLarge));
+    let mut scratch = vec![0u8; C::publish_len("t", big.len(), QoS::AtMostOnce)];
+    assert_eq!(scratch.len(), 1 + 2 + 3 + 1000);
+    assert_eq!(c.publish(&mut io, "t", &big, QoS::AtMostOnce, false, Some(&mut scratch)), Ok(None));
+    let w = io.take_writes();
+    assert_eq!(w, vec![publish_bytes(QoS::AtMostOnce, 0, false, "t", &big)]);
+    assert_eq!(&w[0][..6], &h("30 EB 07 00 01 74")[..]);
+
+    assert_eq!(c.disconnect(&mut io), Ok(()));
+    assert_eq!(io.take_writes(), vec![h("E0 00")]);
+    assert!(!c.is_connected());
+    assert_eq!(sink.messages.len(), 0);
+}
+
+#[test]
+fn invalid_arguments_write_nothing() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    for topic in ["", "a/+", "a/#", "#", "a\0b"] {
+        assert!(matches!(c.publish(&mut io, topic, b"x", QoS::AtLeastOnce, false, None), Err(Error::InvalidArgument(_))), "{topic:?}");
+    }
+    assert_eq!(c.publish(&mut io, "\0", b"", QoS::AtMostOnce, false, None), Err(Error::InvalidArgument("topic must not contain U+0000")));
+    for filter in ["", "a/#/b", "a+", "#a", "a/\0"] {
+        assert!(matches!(c.subscribe(&mut io, filter, QoS::AtMostOnce), Err(Error::InvalidArgument(_))), "{filter:?}");
+        assert!(matches!(c.unsubscribe(&mut io, filter), Err(Error::InvalidArgument(_))), "{filter:?}");
+    }
+    assert!(io.writes.is_empty());
+    // No id was spent on them.
+    assert_eq!(c.publish(&mut io, "ok", b"", QoS::AtLeastOnce, false, None), Ok(Some(pid(1))));
+}
+
+// ---- input buffering ------------------------------------------------------
+
+#[test]
+fn several_packets_in_one_read_are_all_handled() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let p1 = c.publish(&mut io, "t", b"1", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    let s2 = c.subscribe(&mut io, "s", QoS::AtMostOnce).unwrap();
+    io.take_writes();
+    let reads_before = io.reads;
+    let mut data = Vec::new();
+    data.extend(h("40 02 00 01")); // PUBACK p1
+    data.extend(publish_bytes(QoS::AtMostOnce, 0, false, "x", b"one"));
+    data.extend(h("D0 00"));
+    data.extend(publish_bytes(QoS::AtLeastOnce, 9, false, "y", b"two"));
+    data.extend(h("90 03 00 02 00")); // SUBACK s2
+    io.push(&data);
+    io.silence();
+
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(Some(Event::Control(0x40))));
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::Check)).len, 3);
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(Some(Event::Control(0xD0))));
+    let m = message(c.wait_msg(&mut io, &mut sink, Mode::Check));
+    assert_eq!((m.qos, m.pid, m.len), (QoS::AtLeastOnce, 9, 3));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(Some(Event::Control(0x90))));
+    assert_eq!(io.reads - reads_before, 1, "one read carried all five packets");
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
+
+    assert_eq!(c.await_ack(&mut io, &mut sink, p1), Ok(Awaited::Done(0)));
+    assert_eq!(c.await_ack(&mut io, &mut sink, s2), Ok(Awaited::Done(0)));
+    assert_eq!(sink.messages, vec![("x".into(), b"one".to_vec()), ("y".into(), b"two".to_vec())]);
+    assert_eq!(io.take_writes(), vec![h("40 02 00 09")], "PUBACK for the QoS 1 message");
+}
+
+#[test]
+fn byte_at_a_time_arrival() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<16, 64>(&mut io, 0, None);
+    io.max_read = 1;
+    let mut sink = VecSink::default();
+    let payload: Vec<u8> = (0..100).collect();
+    io.push(&publish_bytes(QoS::ExactlyOnce, 3, false, "abc", &payload));
+    io.push(&h("62 02 00 03"));
+    let m = message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg));
+    assert_eq!((m.len, m.pid, m.qos), (100, 3, QoS::ExactlyOnce));
+    assert_eq!(sink.messages, vec![("abc".into(), payload)]);
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0x62))));
+    assert_eq!(io.take_writes(), vec![h("50 02 00 03"), h("70 02 00 03")]);
+}
+
+#[test]
+fn check_mode_keeps_half_a_packet() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 64>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let bytes = publish_bytes(QoS::AtLeastOnce, 4, false, "topic", b"0123456789");
+    // Cut inside the fixed header, inside the topic, and inside the payload.
+    for cut in [1, 6, bytes.len() - 3] {
+        io.push(&bytes[..cut]);
+        io.silence().silence();
+        assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None), "cut {cut}");
+        assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None), "cut {cut}, again");
+        assert!(io.writes.is_empty(), "no PUBACK before the message is in");
+        io.push(&bytes[cut..]);
+        let m = message(c.wait_msg(&mut io, &mut sink, Mode::Check));
+        assert_eq!((m.len, m.pid), (10, 4));
+        assert_eq!(sink.messages.last().unwrap(), &("topic".into(), b"0123456789".to_vec()));
+        assert_eq!(io.take_writes(), vec![h("40 02 00 04")]);
+    }
+    assert_eq!(sink.messages.len(), 3);
+    // Half a control packet too.
+    io.push(&h("D0"));
+    io.silence();
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
+    io.push(&h("00"));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(Some(Event::Control(0xD0))));
+    // Check mode never waits with a timeout other than 0.
+    assert!(io.waits.iter().filter(|w| !w.0).skip(1).all(|w| w.1 == Some(0)), "{:?}", io.waits);
+}
+
+#[test]
+fn would_block_on_wait_msg_returns_none() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 64>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    io.silence();
+    let waits = io.waits.len();
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(None));
+    assert_eq!(io.waits.len(), waits, "without keepalive the read goes straight to the socket");
+    assert!(c.is_connected());
+    // Half a packet, then would-block: still None, and the rest completes it.
+    let bytes = publish_bytes(QoS::AtMostOnce, 0, false, "t", b"abc");
+    io.push(&bytes[..4]);
+    io.silence();
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(None));
+    io.push(&bytes[4..]);
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 3);
+    assert_eq!(sink.messages, vec![("t".into(), b"abc".to_vec())]);
+}
+
+#[test]
+fn closed_and_broken_connections_are_fatal() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 64>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Err(Error::Closed));
+    assert!(!c.is_connected());
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Err(Error::NotConnected));
+
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 64>(&mut io, 0, None);
+    io.script.push_back(Step::Fail);
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Err(Error::Io(IoError::Broken)));
+    assert!(!c.is_connected());
+}
+
+#[test]
+fn packets_a_broker_must_not_send_drop_the_connection() {
+    for bytes in ["20 02 00 00", "C0 00", "E0 00", "82 06 00 01 00 01 61 00", "10 0C 00 04 4D 51 54 54 04 02 00 00 00 00"] {
+        let mut io = ScriptedTransport::new();
+        let mut c = connected::<64, 64>(&mut io, 0, None);
+        let mut sink = VecSink::default();
+        io.push(&h(bytes));
+        assert!(matches!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Err(Error::Protocol(_))), "{bytes}");
+        assert!(!c.is_connected(), "{bytes}");
+    }
+}
+
+// ---- acknowledgements -----------------------------------------------------
+
+#[test]
+fn publish_while_awaiting_puback_is_delivered() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let id = c.publish(&mut io, "out", b"x", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    io.take_writes();
+    io.push(&publish_bytes(QoS::AtLeastOnce, 77, false, "in", b"meanwhile"));
+    io.push(&h("40 02 00 01"));
+    match c.await_ack(&mut io, &mut sink, id) {
+        Ok(Awaited::Message(m)) => assert_eq!((m.len, m.pid, m.qos), (9, 77, QoS::AtLeastOnce)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sink.messages, vec![("in".into(), b"meanwhile".to_vec())]);
+    assert_eq!(io.take_writes(), vec![h("40 02 00 4D")], "the incoming message is acknowledged");
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Done(0)));
+    // Done means forgotten: the id no longer awaits anything.
+    assert!(matches!(c.await_ack(&mut io, &mut sink, id), Err(Error::InvalidArgument(_))));
+}
+
+#[test]
+fn publish_while_awaiting_suback_and_unsuback_is_delivered() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let s = c.subscribe(&mut io, "in", QoS::ExactlyOnce).unwrap();
+    // Retained message and SUBACK in the same read, message first.
+    let mut data = publish_bytes(QoS::AtMostOnce, 0, false, "in", b"retained");
+    data.extend(h("90 03 00 01 02"));
+    io.push(&data);
+    assert!(matches!(c.await_ack(&mut io, &mut sink, s), Ok(Awaited::Message(m)) if m.len == 8));
+    assert_eq!(c.await_ack(&mut io, &mut sink, s), Ok(Awaited::Done(2)));
+    let u = c.unsubscribe(&mut io, "in").unwrap();
+    io.push(&publish_bytes(QoS::AtMostOnce, 0, false, "in", b"late"));
+    io.push(&h("B0 02 00 02"));
+    assert!(matches!(c.await_ack(&mut io, &mut sink, u), Ok(Awaited::Message(m)) if m.len == 4));
+    assert_eq!(c.await_ack(&mut io, &mut sink, u), Ok(Awaited::Done(0)));
+    assert_eq!(sink.messages.len(), 2);
+}
+
+#[test]
+fn qos1_outbound() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let id = c.publish(&mut io, "t", b"hi", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    assert_eq!(io.take_writes(), vec![h("32 07 00 01 74 00 01 68 69")]);
+    // A stray PUBACK for another id and a PINGRESP are consumed on the way.
+    io.push(&h("40 02 01 00 D0 00 40 02 00 01"));
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Done(0)));
+    assert!(io.writes.is_empty());
+    assert!(c.is_connected());
+}
+
+#[test]
+fn qos2_outbound() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let id = c.publish(&mut io, "t", b"hi", QoS::ExactlyOnce, false, None).unwrap().unwrap();
+    io.push(&h("50 02 00 01")); // PUBREC
+    io.push(&publish_bytes(QoS::AtMostOnce, 0, false, "m", b"between"));
+    io.push(&h("50 02 00 01")); // PUBREC again (broker retry): PUBREL again
+    io.push(&h("70 02 00 01")); // PUBCOMP
+    assert!(matches!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Message(_))));
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Done(0)));
+    assert_eq!(
+        io.take_writes(),
+        vec![h("34 07 00 01 74 00 01 68 69"), h("62 02 00 01"), h("62 02 00 01")],
+        "PUBLISH, PUBREL on PUBREC, PUBREL on the repeated PUBREC"
+    );
+}
+
+#[test]
+fn wrong_ack_kind_is_a_protocol_error() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let id = c.publish(&mut io, "t", b"hi", QoS::ExactlyOnce, false, None).unwrap().unwrap();
+    io.push(&h("40 02 00 01")); // PUBACK for a QoS 2 publish
+    assert!(matches!(c.await_ack(&mut io, &mut sink, id), Err(Error::Protocol(_))));
+    assert!(!c.is_connected());
+}
+
+#[test]
+fn qos2_inbound_delivered_exactly_once() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let first = publish_bytes(QoS::ExactlyOnce, 5, false, "q2", b"once");
+    let dup = publish_bytes(QoS::ExactlyOnce, 5, true, "q2", b"once");
+    io.push(&first);
+    io.push(&dup);
+    io.push(&dup);
+    io.push(&h("62 02 00 05")); // PUBREL
+    io.push(&publish_bytes(QoS::ExactlyOnce, 5, false, "q2", b"next")); // id reused after release
+    io.push(&h("62 02 00 05"));
+
+    let m = message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg));
+    assert_eq!((m.qos, m.pid, m.dup, m.len), (QoS::ExactlyOnce, 5, false, 4));
+    assert_eq!(io.take_writes(), vec![h("50 02 00 05")]);
+    for _ in 0..2 {
+        // Suppressed, but PUBREC is sent again.
+        assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0x3C))));
+        assert_eq!(io.take_writes(), vec![h("50 02 00 05")]);
+    }
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0x62))));
+    assert_eq!(io.take_writes(), vec![h("70 02 00 05")], "PUBCOMP answers PUBREL");
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 4);
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0x62))));
+    assert_eq!(io.take_writes(), vec![h("50 02 00 05"), h("70 02 00 05")]);
+    assert_eq!(sink.begins, 2);
+    assert_eq!(sink.messages, vec![("q2".into(), b"once".to_vec()), ("q2".into(), b"next".to_vec())]);
+}
+
+#[test]
+fn qos2_duplicate_while_awaiting_ack_is_suppressed() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let id = c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    io.take_writes();
+    io.push(&publish_bytes(QoS::ExactlyOnce, 8, false, "q", b"m"));
+    io.push(&publish_bytes(QoS::ExactlyOnce, 8, true, "q", b"m"));
+    io.push(&h("40 02 00 01"));
+    assert!(matches!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Message(_))));
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Done(0)));
+    assert_eq!(sink.begins, 1);
+    assert_eq!(io.take_writes(), vec![h("50 02 00 08"), h("50 02 00 08")]);
+}
+
+#[test]
+fn suback_failure_is_an_error() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let s = c.subscribe(&mut io, "denied/#", QoS::AtLeastOnce).unwrap();
+    io.push(&h("90 03 00 01 80"));
+    assert_eq!(c.await_ack(&mut io, &mut sink, s), Err(Error::SubscribeFailed));
+    assert!(c.is_connected(), "a refused subscription does not end the connection");
+    let s = c.subscribe(&mut io, "ok", QoS::ExactlyOnce).unwrap();
+    io.push(&h("90 03 00 02 01"));
+    assert_eq!(c.await_ack(&mut io, &mut sink, s), Ok(Awaited::Done(1)), "granted QoS 1");
+}
+
+// ---- sink -----------------------------------------------------------------
+
+#[test]
+fn message_larger_than_rx_is_streamed_intact() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let payload: Vec<u8> = (0..100 * 1024u32).map(|i| (i % 251) as u8 ^ (i >> 10) as u8).collect();
+    let bytes = publish_bytes(QoS::AtLeastOnce, 0x1234, false, "big/topic", &payload);
+    // Arrives in uneven pieces; the last piece also carries the next packet.
+    let mut rest = &bytes[..];
+    for size in [3usize, 100, 997, 256, 4096].iter().cycle() {
+        if rest.len() <= *size {
+            break;
+        }
+        io.push(&rest[..*size]);
+        rest = &rest[*size..];
+    }
+    let mut last = rest.to_vec();
+    last.extend(publish_bytes(QoS::AtMostOnce, 0, false, "small", b"after"));
+    io.push(&last);
+    let m = message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg));
+    assert_eq!((m.len, m.pid), (payload.len(), 0x1234));
+    assert_eq!(sink.messages.len(), 1);
+    assert_eq!(sink.messages[0].0, "big/topic");
+    assert!(sink.messages[0].1 == payload, "payload corrupted");
+    assert_eq!(io.take_writes(), vec![h("40 02 12 34")]);
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 5);
+    assert_eq!(sink.messages[1], ("small".into(), b"after".to_vec()));
+}
+
+#[test]
+fn large_duplicate_is_skipped_without_losing_sync() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 64>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let payload = vec![7u8; 5000];
+    let mut data = publish_bytes(QoS::ExactlyOnce, 2, false, "d", &payload);
+    data.extend(publish_bytes(QoS::ExactlyOnce, 2, true, "d", &payload));
+    data.extend(h("62 02 00 02 D0 00"));
+    io.max_read = 700;
+    io.push(&data);
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 5000);
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0x3C))));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0x62))));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0xD0))));
+    assert_eq!(sink.messages, vec![("d".into(), payload)]);
+}
+
+#[test]
+fn refused_message_is_not_acknowledged() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 64>(&mut io, 0, None);
+    let mut sink = VecSink { refuse: true, ..VecSink::default() };
+    io.push(&publish_bytes(QoS::AtLeastOnce, 1, false, "r", &[1u8; 300]));
+    io.push(&publish_bytes(QoS::ExactlyOnce, 2, false, "r", b"q2"));
+    io.push(&publish_bytes(QoS::AtMostOnce, 0, false, "ok", b"fine"));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Err(Error::Sink));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Err(Error::Sink));
+    assert!(c.is_connected());
+    assert!(io.writes.is_empty(), "neither PUBACK nor PUBREC for refused messages");
+    sink.refuse = false;
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 4);
+    // The refused QoS 2 message is not remembered: a redelivery is delivered.
+    io.push(&publish_bytes(QoS::ExactlyOnce, 2, true, "r", b"q2"));
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 2);
+    assert_eq!(sink.messages, vec![("ok".into(), b"fine".to_vec()), ("r".into(), b"q2".to_vec())]);
+}
+
+// ---- keepalive ------------------------------------------------------------
+
+#[test]
+fn keepalive_pings_when_due_and_accepts_pingresp() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 64>(&mut io, 10, None);
+    let mut sink = VecSink::default();
+    io.silence(); // nothing for a while: the wait ends when PINGREQ is due
+    io.push(&h("D0 00"));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0xD0))));
+    assert_eq!(io.take_writes(), vec![h("C0 00")]);
+    assert_eq!(io.now, 5000, "PINGREQ at half the 10 s keepalive");
+    // Answered: the next interval starts from the PINGREQ.
+    io.silence();
+    io.push(&h("D0 00"));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0xD0))));
+    assert_eq!(io.take_writes(), vec![h("C0 00")]);
+    assert_eq!(io.now, 10_000);
+    assert!(c.is_connected());
+}
+
+#[test]
+fn keepalive_timeout_without_answer() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 64>(&mut io, 10, None);
+    let mut sink = VecSink::default();
+    io.silence();
+    io.silence();
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Err(Error::KeepaliveTimeout));
+    assert_eq!(io.take_writes(), vec![h("C0 00")], "one PINGREQ, then the verdict");
+    assert_eq!(io.now, 10_000);
+    assert!(!c.is_connected());
+}
+
+#[test]
+fn keepalive_in_check_mode_on_fake_clock() {
+    let mut io = ScriptedTransport::new();
+    io.now = u32::MAX - 2000; // the clock wraps during the test
+    let mut c = connected::<64, 64>(&mut io, 4, None);
+    let mut sink = VecSink::default();
+    io.silence();
+    io.now = io.now.wrapping_add(1999);
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
+    assert!(io.writes.is_empty(), "not due yet");
+    // Sending postpones the ping.
+    assert_eq!(c.publish(&mut io, "t", b"", QoS::AtMostOnce, false, None), Ok(None));
+    io.take_writes();
+    io.now = io.now.wrapping_add(1999);
+    io.silence();
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
+    assert!(io.writes.is_empty(), "publish counted as activity");
+    io.now = io.now.wrapping_add(1);
+    io.silence();
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
+    assert_eq!(io.take_writes(), vec![h("C0 00")]);
+    io.now = io.now.wrapping_add(1999);
+    io.silence();
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
+    assert!(io.writes.is_empty(), "one PINGREQ per interval");
+    io.now = io.now.wrapping_add(1);
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Err(Error::KeepaliveTimeout));
+    assert!(!c.is_connected());
+}
+
+#[test]
+fn any_packet_counts_as_an_answer() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 64>(&mut io, 2, None);
+    let mut sink = VecSink::default();
+    io.silence();
+    io.push(&publish_bytes(QoS::AtMostOnce, 0, false, "t", b"alive"));
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 5);
+    assert_eq!(io.take_writes(), vec![h("C0 00")]);
+    // The broker spoke after the ping: no timeout at the next deadline, a new ping instead.
+    io.silence();
+    io.push(&h("D0 00"));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0xD0))));
+    assert_eq!(io.take_writes(), vec![h("C0 00")]);
+}
+
+#[test]
+fn keepalive_while_awaiting_ack() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 64>(&mut io, 6, None);
+    let mut sink = VecSink::default();
+    let id = c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    io.take_writes();
+    io.silence();
+    io.silence();
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Err(Error::KeepaliveTimeout));
+    assert_eq!(io.take_writes(), vec![h("C0 00")]);
+    assert_eq!(io.now, 6000);
+}
+
+// ---- timeouts -------------------------------------------------------------
+
+#[test]
+fn await_ack_times_out_and_can_resume() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 64>(&mut io, 0, Some(2000));
+    let mut sink = VecSink::default();
+    let id = c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    io.silence();
+    let t0 = io.now;
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Err(Error::Timeout));
+    assert_eq!(io.now - t0, 2000);
+    assert!(c.is_connected(), "a timeout leaves the connection up");
+    io.push(&h("40 02 00 01"));
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Done(0)));
+}
+
+#[test]
+fn timeout_and_keepalive_together_take_the_nearer_limit() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 64>(&mut io, 60, Some(700));
+    let mut sink = VecSink::default();
+    let id = c.subscribe(&mut io, "t", QoS::AtMostOnce).unwrap();
+    io.take_writes();
+    io.silence();
+    io.silence();
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Err(Error::Timeout));
+    assert_eq!(io.now, 700);
+    assert!(io.writes.is_empty(), "no ping within 700 ms of a 60 s keepalive");
+}
+
+// ---- packet ids -----------------------------------------------------------
+
+fn publish_id(c: &mut C, io: &mut ScriptedTransport) -> u16 {
+    let id = c.publish(io, "p", b"", QoS::AtLeastOnce, false, None).unwrap().unwrap().get();
+    let w = io.take_writes();
+    assert_eq!(w.len(), 1);
+    assert_eq!(&w[0][5..7], &id.to_be_bytes(), "the id on the wire");
+    id
+}
+
+#[test]
+fn packet_ids_wrap_and_skip_ids_in_flight() {
+    let mut io = ScriptedTransport::new();
+    io.budget = usize::MAX;
+    let mut c = *connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    // Ids 1 and 2 stay in flight throughout.
+    assert_eq!(publish_id(&mut c, &mut io), 1);
+    let s = c.subscribe(&mut io, "keep", QoS::AtMostOnce).unwrap();
+    assert_eq!(s.get(), 2);
+    io.take_writes();
+    let mut prev = 2u16;
+    let mut wraps = 0;
+    for _ in 0..2 * 65_533 + 10 {
+        let id = publish_id(&mut c, &mut io);
+        assert!(id != 0 && id != 1 && id != 2, "id {id} is 0 or in flight");
+        if id < prev {
+            assert_eq!((prev, id), (65_535, 3), "wraps past 0 and the ids in flight");
+            wraps += 1;
+        } else {
+            assert_eq!(id, prev + 1);
+        }
+        prev = id;
+        io.push(&[0x40, 0x02, (id >> 8) as u8, id as u8]);
+        assert_eq!(c.await_ack(&mut io, &mut sink, pid(id)), Ok(Awaited::Done(0)));
+    }
+    assert_eq!(wraps, 2);
+    // The two old operations still complete.
+    io.push(&h("90 03 00 02 00 40 02 00 01"));
+    assert_eq!(c.await_ack(&mut io, &mut sink, s), Ok(Awaited::Done(0)));
+    assert_eq!(c.await_ack(&mut io, &mut sink, pid(1)), Ok(Awaited::Done(0)));
+}
+
+#[test]
+fn too_many_in_flight_is_busy() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let ids: Vec<PacketId> = (0..umqtt_native::session::MAX_OUTBOUND).map(|_| c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false, None).unwrap().unwrap()).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len());
+    io.take_writes();
+    assert_eq!(c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false, None), Err(Error::Busy));
+    assert_eq!(c.subscribe(&mut io, "t", QoS::AtMostOnce), Err(Error::Busy));
+    assert!(io.writes.is_empty());
+    // QoS 0 needs no id.
+    assert_eq!(c.publish(&mut io, "t", b"", QoS::AtMostOnce, false, None), Ok(None));
+    io.push(&[0x40, 0x02, 0x00, ids[3].get() as u8]);
+    assert_eq!(c.await_ack(&mut io, &mut sink, ids[3]), Ok(Awaited::Done(0)));
+    let next = c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    assert!(!ids.contains(&next) || next == ids[3]);
+}
+
+#[test]
+fn abandoned_operation_is_reaped_when_acknowledged() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let ids: Vec<PacketId> = (0..umqtt_native::session::MAX_OUTBOUND).map(|_| c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false, None).unwrap().unwrap()).collect();
+    c.abandon(ids[0]);
+    assert_eq!(c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false, None), Err(Error::Busy), "still in flight");
+    io.push(&[0x40, 0x02, 0x00, ids[0].get() as u8]);
+    io.silence();
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(Some(Event::Control(0x40))));
+    let next = c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    assert!(!ids[1..].contains(&next));
+}
+
+#[test]
+fn reconnect_forgets_old_operations() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let id = c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    // Leftover bytes of the old connection must not leak into the new one.
+    io.push(&h("40 02"));
+    let mut sink = VecSink::default();
+    io.silence();
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
+    io.push(&CONNACK_OK);
+    assert_eq!(c.connect(&mut io, &options(0, None), None), Ok(false));
+    assert!(matches!(c.await_ack(&mut io, &mut sink, id), Err(Error::InvalidArgument(_))));
+}
+
+// ---- partial writes ---------------------------------------------------------
+
+#[test]
+fn partial_write_is_completed() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, Some(1000));
+    io.write_script.extend([WriteStep::Accept(3), WriteStep::WouldBlock, WriteStep::Accept(2)]);
+    assert_eq!(c.publish(&mut io, "t", b"hello", QoS::AtMostOnce, false, None), Ok(None));
+    // The packet is offered whole each time; the transport took it in pieces.
+    assert_eq!(io.writes.concat(), h("30 08 00 01 74 68 65 6C 6C 6F"));
+    assert_eq!(io.writes.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 2, 5]);
+    assert!(io.waits.contains(&(true, Some(1000))));
+    assert!(c.is_connected());
+}
+
+#[test]
+fn write_timeout_before_any_byte_keeps_the_connection() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, Some(1000));
+    io.write_script.push_back(WriteStep::WouldBlock);
+    io.writable.push_back(false);
+    assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false, None), Err(Error::Timeout));
+    assert!(io.writes.is_empty());
+    assert!(c.is_connected(), "nothing went out: the stream is intact");
+    // The failed publish awaits nothing.
+    let mut sink = VecSink::default();
+    assert!(matches!(c.await_ack(&mut io, &mut sink, pid(1)), Err(Error::InvalidArgument(_))));
+    assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false, None), Ok(Some(pid(2))));
+}
+
+#[test]
+fn write_timeout_mid_packet_drops_the_connection() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, Some(1000));
+    io.write_script.extend([WriteStep::Accept(4), WriteStep::WouldBlock]);
+    io.writable.push_back(false);
+    assert_eq!(c.publish(&mut io, "t", b"hello", QoS::AtMostOnce, false, None), Err(Error::Timeout));
+    assert_eq!(io.writes, vec![h("30 08 00 01")]);
+    // Half a packet is on the wire: nothing more may follow it on this connection.
+    assert!(!c.is_connected());
+    assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtMostOnce, false, None), Err(Error::NotConnected));
+    assert_eq!(io.writes.len(), 1);
+}
+
+#[test]
+fn write_error_drops_the_connection() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    io.write_script.push_back(WriteStep::Fail);
+    assert_eq!(c.subscribe(&mut io, "t", QoS::AtMostOnce), Err(Error::Io(IoError::Broken)));
+    assert!(!c.is_connected());
+}
+
+// ---- session present --------------------------------------------------------
+
+/// An unreleased inbound QoS 2 message across a reconnect: remembered when the
+/// broker kept the session, forgotten when it did not.
+#[test]
+fn qos2_inbound_state_follows_session_present() {
+    for (connack, redelivered) in [("20 02 01 00", false), ("20 02 00 00", true)] {
+        let mut io = ScriptedTransport::new();
+        let mut c = connected::<256, 256>(&mut io, 0, None);
+        let mut sink = VecSink::default();
+        io.push(&publish_bytes(QoS::ExactlyOnce, 9, false, "q", b"m"));
+        assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).pid, 9);
+        c.reset();
+        io.push(&h(connack));
+        let mut opts = options(0, None);
+        opts.clean_session = false;
+        assert_eq!(c.connect(&mut io, &opts, None), Ok(connack == "20 02 01 00"));
+        io.take_writes();
+        io.push(&publish_bytes(QoS::ExactlyOnce, 9, true, "q", b"m"));
+        let ev = c.wait_msg(&mut io, &mut sink, Mode::WaitMsg).unwrap().unwrap();
+        assert_eq!(matches!(ev, Event::Message(_)), redelivered, "{connack}: {ev:?}");
+        assert_eq!(io.take_writes(), vec![h("50 02 00 09")], "{connack}: PUBREC either way");
+        assert_eq!(sink.begins, 1 + usize::from(redelivered));
+    }
+}
+
+#[test]
+fn timeout_mid_message_keeps_the_partial_message() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<16, 64>(&mut io, 0, Some(1000));
+    let mut sink = VecSink::default();
+    let id = c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    io.take_writes();
+    let payload: Vec<u8> = (0..=255).collect();
+    let bytes = publish_bytes(QoS::AtMostOnce, 0, false, "in", &payload);
+    io.push(&bytes[..100]);
+    io.silence();
+    io.push(&bytes[100..]);
+    io.push(&h("40 02 00 01"));
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Err(Error::Timeout));
+    assert!(c.is_connected());
+    assert!(matches!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Message(m)) if m.len == 256));
+    assert_eq!(sink.messages, vec![("in".into(), payload)]);
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Done(0)));
+}
+
+/// A message and a PINGRESP in one read after a PINGREQ: the application taking long over the
+/// message does not turn the buffered answer into a keepalive timeout.
+#[test]
+fn slow_application_with_buffered_answer_is_no_keepalive_timeout() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 64>(&mut io, 10, None);
+    let mut sink = VecSink::default();
+    io.silence();
+    let mut data = publish_bytes(QoS::AtMostOnce, 0, false, "t", b"m");
+    data.extend(h("D0 00"));
+    io.push(&data);
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 1);
+    assert_eq!(io.take_writes(), vec![h("C0 00")]);
+    assert_eq!(io.now, 5000);
+    io.now += 5000; // the application is slow with the message
+    io.silence();
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(Some(Event::Control(0xD0))));
+    assert!(c.is_connected());
+    // The answer came; the next interval starts from the PINGREQ sent at 5000: a new one is due now.
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
+    assert_eq!(io.take_writes(), vec![h("C0 00")]);
+}

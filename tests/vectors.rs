@@ -1,0 +1,371 @@
+//! Every vector of ../shared/vectors/mqtt311-seed-vectors.txt, byte for byte.
+//! A vector whose name this file does not know fails the run, so new vectors
+//! cannot be skipped silently.
+
+mod common;
+
+use common::*;
+use umqtt_native::codec::{
+    self, varint, Connack, Connect, ConnectReturnCode, Error, Filters, Packet, Publish, QoS, Suback, SubackCode, Subscribe,
+    Subscription, Unsubscribe,
+};
+use umqtt_native::driver::{self, Client, Event, Mode};
+
+/// Encodes `p` (checking encoded_len) and compares with the vector, then decodes the vector back.
+fn assert_codec(name: &str, bytes: &[u8], p: &Packet<'_>) {
+    let len = p.encoded_len().unwrap_or_else(|e| panic!("{name}: encoded_len: {e:?}"));
+    assert_eq!(len, bytes.len(), "{name}: encoded_len");
+    let mut out = vec![0u8; len + 8];
+    let n = p.encode(&mut out).unwrap_or_else(|e| panic!("{name}: encode: {e:?}"));
+    assert_eq!(&out[..n], bytes, "{name}: encoded bytes");
+    // One byte short of room is refused, not truncated.
+    assert_eq!(p.encode(&mut out[..len - 1]), Err(Error::BufferTooSmall), "{name}: short buffer");
+    assert_decodes(name, bytes, p);
+}
+
+/// Decodes the vector to `p` using all its bytes; every proper prefix reads as incomplete.
+fn assert_decodes(name: &str, bytes: &[u8], p: &Packet<'_>) {
+    let (got, used) = codec::decode(bytes).unwrap_or_else(|e| panic!("{name}: decode: {e:?}")).unwrap_or_else(|| panic!("{name}: incomplete"));
+    assert_eq!(&got, p, "{name}: decoded packet");
+    assert_eq!(used, bytes.len(), "{name}: bytes used");
+    assert_eq!(got.first_byte(), bytes[0], "{name}: first byte");
+    for cut in 0..bytes.len() {
+        assert_eq!(codec::decode(&bytes[..cut]), Ok(None), "{name}: prefix of {cut} bytes must read as incomplete");
+    }
+}
+
+/// Remaining Length vectors: `rl-<value>`; the value comes from the name.
+fn check_rl(name: &str, bytes: &[u8]) {
+    let value: usize = name["rl-".len()..].parse().unwrap_or_else(|_| panic!("{name}: no value in the name"));
+    assert_eq!(varint::decode(bytes), Ok(Some((value, bytes.len()))), "{name}: decode");
+    // Trailing bytes are not part of the field.
+    let mut longer = bytes.to_vec();
+    longer.extend_from_slice(&[0xFF, 0x00]);
+    assert_eq!(varint::decode(&longer), Ok(Some((value, bytes.len()))), "{name}: decode with trailing bytes");
+    for cut in 0..bytes.len() {
+        assert_eq!(varint::decode(&bytes[..cut]), Ok(None), "{name}: prefix of {cut}");
+    }
+    assert_eq!(varint::encoded_len(value), bytes.len(), "{name}: encoded_len");
+    let mut out = [0u8; 4];
+    assert_eq!(varint::encode(value, &mut out), Ok(bytes.len()), "{name}: encode length");
+    assert_eq!(&out[..bytes.len()], bytes, "{name}: encoded bytes");
+    // The fixed header parser reads it the same way.
+    let mut packet = vec![0x30];
+    packet.extend_from_slice(bytes);
+    let header = codec::parse_fixed_header(&packet).unwrap().unwrap();
+    assert_eq!((header.remaining_len, header.header_len), (value, 1 + bytes.len()), "{name}: fixed header");
+}
+
+fn check_rl_bad(name: &str, bytes: &[u8]) {
+    assert_eq!(varint::decode(bytes), Err(Error::RemainingLengthTooLong), "{name}: varint");
+    // Rejected as soon as the 4th byte says another follows, without waiting for the 5th.
+    assert_eq!(varint::decode(&bytes[..4]), Err(Error::RemainingLengthTooLong), "{name}: 4 continued bytes");
+    let mut packet = vec![0x30];
+    packet.extend_from_slice(bytes);
+    assert_eq!(codec::parse_fixed_header(&packet), Err(Error::RemainingLengthTooLong), "{name}: fixed header");
+    assert_eq!(codec::decode(&packet).map(|o| o.map(|(_, n)| n)), Err(Error::RemainingLengthTooLong), "{name}: decode");
+    // The value it spells (with a 5th byte) is past MQTT's maximum and cannot be encoded either.
+    let mut out = [0u8; 8];
+    assert_eq!(varint::encode(codec::MAX_REMAINING_LENGTH + 1, &mut out), Err(Error::PacketTooLarge), "{name}: encode");
+}
+
+/// The error each malformed vector must be rejected with.
+fn bad_expected(name: &str) -> Option<Error> {
+    Some(match name {
+        "bad-type0" | "bad-type15" => Error::ReservedPacketType,
+        "bad-pubrel" => Error::InvalidHeaderFlags,
+        "bad-qos3" => Error::InvalidQos,
+        "bad-pingresp" | "bad-connack" => Error::LengthMismatch,
+        "bad-topic-len" => Error::StringPastEnd,
+        _ => return None,
+    })
+}
+
+fn check_bad(name: &str, bytes: &[u8]) {
+    let expected = bad_expected(name).unwrap_or_else(|| panic!("{name}: unknown malformed vector; add its expected error"));
+    let got = codec::decode(bytes).map(|o| o.map(|(_, n)| n));
+    assert_eq!(got, Err(expected), "{name}: decode");
+
+    // A connected client fed it drops the connection with that reason.
+    let mut io = ScriptedTransport::new();
+    let mut client = connected::<64, 64>(&mut io, 0, None);
+    io.push(bytes);
+    let mut sink = VecSink::default();
+    let r = client.wait_msg(&mut io, &mut sink, Mode::WaitMsg);
+    assert_eq!(r, Err(driver::Error::Protocol(expected.message())), "{name}: driver");
+    assert!(!client.is_connected(), "{name}: connection dropped");
+    assert!(sink.messages.is_empty(), "{name}: nothing delivered");
+    assert!(io.writes.is_empty(), "{name}: nothing answered");
+}
+
+const TOPIC: &str = "app_topic";
+
+fn check(v: &Vector) {
+    let name = v.name.as_str();
+    let b = v.bytes.as_slice();
+    match name {
+        "rl-bad-5byte" => check_rl_bad(name, b),
+        _ if name.starts_with("rl-") => check_rl(name, b),
+        _ if name.starts_with("bad-") => check_bad(name, b),
+        "connect-onenet" => {
+            let p = Packet::Connect(Connect {
+                client_id: "692128707",
+                keepalive: 120,
+                clean_session: true,
+                will: None,
+                username: Some("406707"),
+                password: Some(b"123455"),
+            });
+            assert_codec(name, b, &p);
+            // The driver sends exactly these bytes, in one write.
+            let mut io = ScriptedTransport::new();
+            io.push(&CONNACK_OK);
+            let mut client = Client::<64, 64>::new();
+            let opts = driver::ConnectOptions {
+                client_id: "692128707",
+                keepalive_s: 120,
+                clean_session: true,
+                will: None,
+                username: Some("406707"),
+                password: Some(b"123455"),
+                timeout_ms: None,
+            };
+            assert_eq!(client.connect(&mut io, &opts, None), Ok(false));
+            assert_eq!(io.writes, vec![b.to_vec()], "{name}: driver writes");
+        }
+        "connack-sp" | "connack-ok" | "connack-rc5" => {
+            let (session_present, code) = match name {
+                "connack-sp" => (true, ConnectReturnCode::Accepted),
+                "connack-ok" => (false, ConnectReturnCode::Accepted),
+                _ => (false, ConnectReturnCode::NotAuthorized),
+            };
+            assert_codec(name, b, &Packet::Connack(Connack { session_present, code }));
+            // And as the driver's connect result.
+            let mut io = ScriptedTransport::new();
+            io.push(b);
+            let mut client = Client::<64, 64>::new();
+            let r = client.connect(&mut io, &options(60, None), None);
+            let want = match code {
+                ConnectReturnCode::Accepted => Ok(session_present),
+                c => Err(driver::Error::Refused(c as u8)),
+            };
+            assert_eq!(r, want, "{name}: connect result");
+            assert_eq!(client.is_connected(), want.is_ok(), "{name}: connected");
+        }
+        "subscribe-q0" | "subscribe-q1" => {
+            let (id, qos) = if name == "subscribe-q0" { (0x0A, QoS::AtMostOnce) } else { (0x0B, QoS::AtLeastOnce) };
+            let subs = [Subscription { filter: TOPIC, qos }];
+            let p = Packet::Subscribe(Subscribe { pid: pid(id), filters: Filters::List(&subs) });
+            assert_codec(name, b, &p);
+            let Some((Packet::Subscribe(s), _)) = codec::decode(b).unwrap() else { unreachable!() };
+            assert_eq!(s.iter().collect::<Vec<_>>(), subs, "{name}: filters");
+        }
+        "suback-q0" | "suback-q1" | "suback-fail" => {
+            let (id, code) = match name {
+                "suback-q0" => (0x0A, SubackCode::Granted(QoS::AtMostOnce)),
+                "suback-q1" => (0x0B, SubackCode::Granted(QoS::AtLeastOnce)),
+                _ => (0x0B, SubackCode::Failure),
+            };
+            let codes = [code.to_u8()];
+            assert_codec(name, b, &Packet::Suback(Suback { pid: pid(id), codes: &codes }));
+            let Some((Packet::Suback(s), _)) = codec::decode(b).unwrap() else { unreachable!() };
+            assert_eq!(s.codes().collect::<Vec<_>>(), vec![code], "{name}: typed codes");
+        }
+        "unsubscribe" => {
+            let filters = [TOPIC];
+            assert_codec(name, b, &Packet::Unsubscribe(Unsubscribe { pid: pid(0x0C), filters: Filters::List(&filters) }));
+            let Some((Packet::Unsubscribe(u), _)) = codec::decode(b).unwrap() else { unreachable!() };
+            assert_eq!(u.iter().collect::<Vec<_>>(), filters, "{name}: filters");
+        }
+        "unsuback" => assert_codec(name, b, &Packet::Unsuback(pid(0x0C))),
+        "pingreq" => assert_codec(name, b, &Packet::Pingreq),
+        "pingresp" => assert_codec(name, b, &Packet::Pingresp),
+        "disconnect" => assert_codec(name, b, &Packet::Disconnect),
+        "publish-q0" => assert_codec(name, b, &publish_hello()),
+        "publish-q0-x2" => {
+            let one = enc(&publish_hello());
+            assert_eq!(b.len(), 2 * one.len(), "{name}: two packets");
+            let (first, n1) = codec::decode(b).unwrap().unwrap();
+            assert_eq!((first, n1), (publish_hello(), one.len()), "{name}: first");
+            let (second, n2) = codec::decode(&b[n1..]).unwrap().unwrap();
+            assert_eq!((second, n1 + n2), (publish_hello(), b.len()), "{name}: second");
+            assert_eq!([one.as_slice(), one.as_slice()].concat(), b, "{name}: encoded twice");
+
+            // Arriving in one read, both reach the application.
+            let mut io = ScriptedTransport::new();
+            let mut client = connected::<64, 64>(&mut io, 0, None);
+            io.push(b);
+            let mut sink = VecSink::default();
+            for i in 0..2 {
+                let ev = client.wait_msg(&mut io, &mut sink, Mode::Check).unwrap();
+                assert!(matches!(ev, Some(Event::Message(m)) if m.len == 5 && m.qos == QoS::AtMostOnce), "{name}: message {i}: {ev:?}");
+            }
+            assert_eq!(io.reads, 2, "{name}: CONNACK and both PUBLISH in one read each");
+            let want = (String::from(TOPIC), b"hello".to_vec());
+            assert_eq!(sink.messages, vec![want.clone(), want], "{name}: sink");
+            assert_eq!(client.wait_msg(&mut io, &mut sink, Mode::Check), Err(driver::Error::Closed), "{name}: nothing more");
+        }
+        _ => panic!("vector {name} (line {}, {:?}) is not handled by tests/vectors.rs", v.line, v.meaning),
+    }
+}
+
+fn publish_hello() -> Packet<'static> {
+    Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false, topic: TOPIC, pid: None, payload: b"hello" })
+}
+
+#[test]
+fn every_seed_vector() {
+    let vectors = load_vectors();
+    let mut seen = std::collections::HashSet::new();
+    for v in &vectors {
+        assert!(seen.insert(v.name.clone()), "vector {} appears twice", v.name);
+        check(v);
+    }
+    // The file still holds every kind of vector the project relies on.
+    for required in [
+        "rl-0", "rl-127", "rl-128", "rl-16383", "rl-16384", "rl-2097151", "rl-2097152", "rl-268435455", "rl-bad-5byte",
+        "connect-onenet", "connack-ok", "connack-sp", "connack-rc5", "subscribe-q0", "suback-q0", "suback-fail",
+        "unsubscribe", "unsuback", "pingreq", "pingresp", "disconnect", "publish-q0", "publish-q0-x2",
+    ] {
+        assert!(seen.contains(required), "vector {required} missing from the file");
+    }
+    assert!(vectors.iter().filter(|v| v.name.starts_with("bad-")).count() >= 7, "malformed vectors missing");
+}
+
+#[test]
+fn unknown_vector_name_is_refused() {
+    // The dispatcher must not skip what it does not know.
+    let v = Vector { name: "brand-new".into(), meaning: "?".into(), bytes: vec![0xC0, 0x00], line: 0 };
+    assert!(std::panic::catch_unwind(|| check(&v)).is_err());
+    let v = Vector { name: "bad-unheard-of".into(), meaning: "?".into(), bytes: vec![0x00, 0x00], line: 0 };
+    assert!(std::panic::catch_unwind(|| check(&v)).is_err());
+}
+
+#[test]
+fn remaining_length_limits() {
+    let mut out = [0u8; 4];
+    assert_eq!(varint::encode(codec::MAX_REMAINING_LENGTH + 1, &mut out), Err(Error::PacketTooLarge));
+    assert_eq!(varint::encode(128, &mut out[..1]), Err(Error::BufferTooSmall));
+    assert_eq!(varint::decode(&[]), Ok(None));
+}
+
+/// Beyond the seed file: one malformed packet for each rule of 3.1.1 the decoder enforces.
+#[test]
+fn more_malformed_packets() {
+    let cases: &[(&str, &str, Error)] = &[
+        ("PUBACK flags 0001", "41 02 00 01", Error::InvalidHeaderFlags),
+        ("SUBSCRIBE flags 0000", "80 06 00 01 00 01 61 00", Error::InvalidHeaderFlags),
+        ("UNSUBSCRIBE flags 0011", "A3 05 00 01 00 01 61", Error::InvalidHeaderFlags),
+        ("PINGREQ flags 1000", "C8 00", Error::InvalidHeaderFlags),
+        ("CONNACK flags 0100", "24 02 00 00", Error::InvalidHeaderFlags),
+        ("DUP on QoS 0", "38 05 00 01 61 68 69", Error::DupWithQos0),
+        ("QoS 3 with retain", "37 05 00 01 61 00 01", Error::InvalidQos),
+        ("PUBLISH topic not UTF-8", "30 04 00 02 C3 28", Error::InvalidUtf8),
+        ("PUBLISH topic encoded surrogate", "30 05 00 03 ED A0 80", Error::InvalidUtf8),
+        ("PUBLISH topic with U+0000", "30 05 00 03 61 00 62", Error::NullCharacter),
+        ("PUBLISH empty topic", "30 02 00 00", Error::EmptyTopic),
+        ("PUBLISH topic with +", "30 05 00 03 61 2F 2B", Error::WildcardInTopicName),
+        ("PUBLISH topic with #", "30 03 00 01 23", Error::WildcardInTopicName),
+        ("PUBLISH QoS 1 packet id 0", "32 05 00 01 61 00 00", Error::ZeroPacketId),
+        ("PUBLISH QoS 1 without packet id", "32 03 00 01 61", Error::LengthMismatch),
+        ("PUBLISH no topic length", "30 01 00", Error::StringPastEnd),
+        ("PUBACK packet id 0", "40 02 00 00", Error::ZeroPacketId),
+        ("PUBREC packet id 0", "50 02 00 00", Error::ZeroPacketId),
+        ("PUBREL packet id 0", "62 02 00 00", Error::ZeroPacketId),
+        ("PUBCOMP packet id 0", "70 02 00 00", Error::ZeroPacketId),
+        ("UNSUBACK packet id 0", "B0 02 00 00", Error::ZeroPacketId),
+        ("SUBACK packet id 0", "90 03 00 00 00", Error::ZeroPacketId),
+        ("PUBACK too long", "40 03 00 01 00", Error::LengthMismatch),
+        ("PUBACK too short", "40 01 01", Error::LengthMismatch),
+        ("DISCONNECT with a body", "E0 01 00", Error::LengthMismatch),
+        ("SUBACK without codes", "90 02 00 01", Error::LengthMismatch),
+        ("SUBACK code 3", "90 03 00 01 03", Error::InvalidSubackCode),
+        ("SUBACK code 0x81", "90 03 00 01 81", Error::InvalidSubackCode),
+        ("CONNACK reserved flag", "20 02 02 00", Error::InvalidConnackFlags),
+        ("CONNACK code 6", "20 02 00 06", Error::InvalidConnackCode),
+        ("CONNACK session present on refusal", "20 02 01 05", Error::SessionPresentOnRefusal),
+        ("SUBSCRIBE packet id 0", "82 06 00 00 00 01 61 00", Error::ZeroPacketId),
+        ("SUBSCRIBE no filters", "82 02 00 01", Error::NoTopicFilters),
+        ("SUBSCRIBE requested QoS 3", "82 06 00 01 00 01 61 03", Error::InvalidSubscribeOptions),
+        ("SUBSCRIBE reserved option bits", "82 06 00 01 00 01 61 40", Error::InvalidSubscribeOptions),
+        ("SUBSCRIBE missing QoS byte", "82 05 00 01 00 01 61", Error::LengthMismatch),
+        ("SUBSCRIBE # not last", "82 08 00 01 00 03 23 2F 61 00", Error::InvalidTopicFilter),
+        ("SUBSCRIBE # inside a level", "82 07 00 01 00 02 61 23 00", Error::InvalidTopicFilter),
+        ("SUBSCRIBE + inside a level", "82 07 00 01 00 02 2B 61 00", Error::InvalidTopicFilter),
+        ("SUBSCRIBE empty filter", "82 05 00 01 00 00 00", Error::EmptyTopic),
+        ("UNSUBSCRIBE no filters", "A2 02 00 01", Error::NoTopicFilters),
+        ("UNSUBSCRIBE bad filter", "A2 06 00 01 00 02 61 2B", Error::InvalidTopicFilter),
+        ("CONNECT protocol MQIsdp", "10 10 00 06 4D 51 49 73 64 70 03 02 00 3C 00 02 69 64", Error::InvalidProtocolName),
+        ("CONNECT level 3", "10 0E 00 04 4D 51 54 54 03 02 00 3C 00 02 69 64", Error::UnsupportedProtocolLevel),
+        ("CONNECT level 5", "10 0E 00 04 4D 51 54 54 05 02 00 3C 00 02 69 64", Error::UnsupportedProtocolLevel),
+        ("CONNECT reserved flag", "10 0E 00 04 4D 51 54 54 04 03 00 3C 00 02 69 64", Error::InvalidConnectFlags),
+        ("CONNECT password without user", "10 12 00 04 4D 51 54 54 04 42 00 3C 00 02 69 64 00 02 70 77", Error::InvalidConnectFlags),
+        ("CONNECT will QoS without will", "10 0E 00 04 4D 51 54 54 04 0A 00 3C 00 02 69 64", Error::InvalidConnectFlags),
+        ("CONNECT will retain without will", "10 0E 00 04 4D 51 54 54 04 22 00 3C 00 02 69 64", Error::InvalidConnectFlags),
+        ("CONNECT will QoS 3", "10 13 00 04 4D 51 54 54 04 1E 00 3C 00 02 69 64 00 01 77 00 00", Error::InvalidQos),
+        ("CONNECT will topic with #", "10 13 00 04 4D 51 54 54 04 06 00 3C 00 02 69 64 00 01 23 00 00", Error::WildcardInTopicName),
+        ("CONNECT user name past the end", "10 12 00 04 4D 51 54 54 04 82 00 3C 00 02 69 64 00 09 75 75", Error::StringPastEnd),
+        ("CONNECT trailing byte", "10 0F 00 04 4D 51 54 54 04 02 00 3C 00 02 69 64 00", Error::LengthMismatch),
+        ("remaining length 5 bytes on PINGRESP", "D0 80 80 80 80 00", Error::RemainingLengthTooLong),
+    ];
+    for (what, bytes, want) in cases {
+        let b = h(bytes);
+        assert_eq!(codec::decode(&b).map(|o| o.map(|(_, n)| n)), Err(*want), "{what}: {bytes}");
+    }
+    // And the well-formed neighbours of some of them decode.
+    for ok in [
+        "32 05 00 01 61 00 01",
+        "30 05 00 03 61 2F 62",
+        "82 08 00 01 00 03 2B 2F 23 02",
+        "82 06 00 01 00 01 23 01",
+        "A2 05 00 01 00 01 2B",
+        "10 0C 00 04 4D 51 54 54 04 00 00 3C 00 00",
+        "10 13 00 04 4D 51 54 54 04 36 00 3C 00 02 69 64 00 01 77 00 00",
+        "90 06 00 01 00 01 02 80",
+        "30 03 00 01 61",
+    ] {
+        let b = h(ok);
+        let r = codec::decode(&b);
+        let mut rest = b.clone();
+        if let Ok(Some((p, n))) = r {
+            assert_eq!(n, b.len(), "{ok}");
+            assert_eq!(enc(&p), b, "{ok}: re-encoded");
+            rest.clear();
+        }
+        assert!(rest.is_empty(), "{ok}: {r:?}");
+    }
+}
+
+/// The encoder refuses what the decoder would refuse.
+#[test]
+fn encoder_refuses_invalid_packets() {
+    let id = pid(1);
+    let mut out = [0u8; 64];
+    let bad_subs = [Subscription { filter: "a/#/b", qos: QoS::AtMostOnce }];
+    let no_subs: [Subscription<'_>; 0] = [];
+    let cases: Vec<(Packet<'_>, Error)> = vec![
+        (Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false, topic: "a/+", pid: None, payload: b"" }), Error::WildcardInTopicName),
+        (Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false, topic: "", pid: None, payload: b"" }), Error::EmptyTopic),
+        (Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false, topic: "a\0", pid: None, payload: b"" }), Error::NullCharacter),
+        (Packet::Unsubscribe(Unsubscribe { pid: id, filters: Filters::List(&["\0/#"]) }), Error::NullCharacter),
+        (Packet::Publish(Publish { dup: false, qos: QoS::AtLeastOnce, retain: false, topic: "a", pid: None, payload: b"" }), Error::ZeroPacketId),
+        (Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false, topic: "a", pid: Some(id), payload: b"" }), Error::ZeroPacketId),
+        (Packet::Publish(Publish { dup: true, qos: QoS::AtMostOnce, retain: false, topic: "a", pid: None, payload: b"" }), Error::DupWithQos0),
+        (Packet::Subscribe(Subscribe { pid: id, filters: Filters::List(&bad_subs) }), Error::InvalidTopicFilter),
+        (Packet::Subscribe(Subscribe { pid: id, filters: Filters::List(&no_subs) }), Error::NoTopicFilters),
+        (Packet::Unsubscribe(Unsubscribe { pid: id, filters: Filters::List(&["+a"]) }), Error::InvalidTopicFilter),
+        (Packet::Suback(Suback { pid: id, codes: &[] }), Error::LengthMismatch),
+        (Packet::Suback(Suback { pid: id, codes: &[3] }), Error::InvalidSubackCode),
+        (
+            Packet::Connect(Connect { client_id: "c", keepalive: 0, clean_session: true, will: None, username: None, password: Some(b"p") }),
+            Error::InvalidConnectFlags,
+        ),
+    ];
+    for (p, want) in cases {
+        assert_eq!(p.encode(&mut out), Err(want), "{p:?}");
+        assert_eq!(p.encoded_len(), Err(want), "{p:?}");
+    }
+    let long = "x".repeat(65_536);
+    let p = Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false, topic: &long, pid: None, payload: b"" });
+    assert_eq!(p.encoded_len(), Err(Error::StringTooLong));
+}
