@@ -51,6 +51,8 @@ pub enum Error<E> {
     Busy,
     /// The sink refused a message.
     Sink,
+    /// An incoming message's topic is longer than the receive buffer; it was skipped.
+    TopicTooLong,
     /// The broker did not answer PINGREQ within the keepalive window.
     KeepaliveTimeout,
 }
@@ -124,10 +126,20 @@ pub enum Awaited {
 struct Inflow {
     message: Message,
     filled: usize,
-    /// The sink took it (false: a QoS 2 duplicate or refused; the payload is skipped).
-    deliver: bool,
-    refused: bool,
+    fate: Fate,
     ack: Option<Reply>,
+}
+
+/// What becomes of an incoming PUBLISH; all but `Deliver` skip the payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Deliver,
+    /// A QoS 2 message delivered before: acknowledged again, not delivered.
+    Duplicate,
+    /// The sink refused it: not acknowledged, the call fails with [`Error::Sink`].
+    Refused,
+    /// Its topic does not fit the receive buffer: skipped whole, the call fails.
+    TopicTooLong,
 }
 
 /// Parameters of a CONNECT.
@@ -194,6 +206,9 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         self.timeout_ms = options.timeout_ms;
         if let Some(will) = &options.will {
             codec::topic::check_name(will.topic).map_err(|_| Error::InvalidArgument("will topic must be a non-empty topic without wildcards"))?;
+        }
+        if options.client_id.contains('\0') || options.username.is_some_and(|u| u.contains('\0')) {
+            return Err(Error::InvalidArgument("client_id and user must not contain U+0000"));
         }
         if options.password.is_some() && options.username.is_none() {
             return Err(Error::InvalidArgument("password needs a user name"));
@@ -470,7 +485,15 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             return Err(CodecError::StringPastEnd.into());
         }
         if header.header_len + var_len > RX {
-            return Err(Error::Protocol("topic longer than the receive buffer"));
+            // Skip the whole packet rather than drop a connection that is otherwise fine.
+            self.rx_start += header.header_len;
+            self.inflow = Some(Inflow {
+                message: Message { first_byte: header.first_byte, qos, retain: false, dup: false, pid: 0, len: header.remaining_len },
+                filled: 0,
+                fate: Fate::TopicTooLong,
+                ack: None,
+            });
+            return self.continue_inflow(io, sink);
         }
         if body.len() < var_len {
             return Ok(None);
@@ -479,8 +502,11 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         self.session.on_received();
         let inbound = self.session.on_publish(qos, pid)?;
         let payload_len = header.remaining_len - var_len;
-        let accepted = inbound.deliver && sink.begin(topic, payload_len);
-        let _ = io;
+        let fate = match (inbound.deliver, inbound.deliver && sink.begin(topic, payload_len)) {
+            (false, _) => Fate::Duplicate,
+            (true, true) => Fate::Deliver,
+            (true, false) => Fate::Refused,
+        };
         self.inflow = Some(Inflow {
             message: Message {
                 first_byte: header.first_byte,
@@ -491,8 +517,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
                 len: payload_len,
             },
             filled: 0,
-            deliver: accepted,
-            refused: inbound.deliver && !accepted,
+            fate,
             ack: inbound.ack,
         });
         self.rx_start += header.header_len + var_len;
@@ -507,7 +532,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         let want = inflow.message.len - inflow.filled;
         let take = want.min(self.rx_end - self.rx_start);
         if take > 0 {
-            if inflow.deliver {
+            if inflow.fate == Fate::Deliver {
                 let dest = sink.buffer().get_mut(inflow.filled..inflow.filled + take).ok_or(Error::Sink)?;
                 dest.copy_from_slice(&self.rx[self.rx_start..self.rx_start + take]);
             }
@@ -519,23 +544,27 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             return Ok(None);
         }
         self.inflow = None;
-        if inflow.refused {
-            // Not acknowledged: the broker may deliver it again after a reconnect.
-            if let Some(Reply::Pubrec(pid)) = inflow.ack {
-                self.session.on_control(&Packet::Pubrel(pid))?;
+        match inflow.fate {
+            Fate::TopicTooLong => return Err(Error::TopicTooLong),
+            Fate::Refused => {
+                // Not acknowledged: the broker may deliver it again after a reconnect.
+                if let Some(Reply::Pubrec(pid)) = inflow.ack {
+                    self.session.on_control(&Packet::Pubrel(pid))?;
+                }
+                return Err(Error::Sink);
             }
-            return Err(Error::Sink);
+            Fate::Deliver | Fate::Duplicate => {}
         }
         if let Some(ack) = inflow.ack {
             self.send(io, &ack.packet(), None)?;
         }
-        Ok(Some(if inflow.deliver { Event::Message(inflow.message) } else { Event::Control(inflow.message.first_byte) }))
+        Ok(Some(if inflow.fate == Fate::Deliver { Event::Message(inflow.message) } else { Event::Control(inflow.message.first_byte) }))
     }
 
     /// One read: straight into the sink while a large payload streams and nothing is buffered, else into the buffer.
     fn read_input<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S) -> Result<(), Error<T::Error>> {
         if let Some(mut inflow) = self.inflow {
-            if inflow.deliver && self.rx_start == self.rx_end && inflow.message.len - inflow.filled >= RX {
+            if inflow.fate == Fate::Deliver && self.rx_start == self.rx_end && inflow.message.len - inflow.filled >= RX {
                 let dest = sink.buffer().get_mut(inflow.filled..inflow.message.len).ok_or(Error::Sink)?;
                 let n = io.read(dest).map_err(Error::Io)?;
                 if n == 0 {

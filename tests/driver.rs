@@ -865,3 +865,20 @@ fn slow_application_with_buffered_answer_is_no_keepalive_timeout() {
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
     assert_eq!(io.take_writes(), vec![h("C0 00")]);
 }
+
+#[test]
+fn topic_longer_than_rx_is_skipped_and_the_connection_stays() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<64, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let long_topic = format!("t/{}", "x".repeat(100));
+    let mut bytes = publish_bytes(QoS::AtLeastOnce, 7, false, &long_topic, &[0xAB; 300]);
+    bytes.extend(publish_bytes(QoS::AtMostOnce, 0, false, "short", b"next"));
+    io.push(&bytes[..40]);
+    io.push(&bytes[40..]);
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Err(Error::TopicTooLong));
+    assert!(c.is_connected());
+    assert!(io.take_writes().is_empty(), "a skipped message is not acknowledged");
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 4);
+    assert_eq!(sink.messages, vec![("short".into(), b"next".to_vec())]);
+}

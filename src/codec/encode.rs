@@ -41,6 +41,9 @@ impl Packet<'_> {
     pub fn remaining_len(&self) -> Result<usize, Error> {
         let len = match self {
             Packet::Connect(c) => {
+                if c.client_id.contains('\0') || c.username.is_some_and(|u| u.contains('\0')) {
+                    return Err(Error::NullCharacter);
+                }
                 let mut n = 10 + string_len(c.client_id.as_bytes())?;
                 if let Some(w) = &c.will {
                     check_name(w.topic)?;

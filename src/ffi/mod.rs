@@ -3,6 +3,11 @@
 //! Each call borrows the caller's client memory and environment for its
 //! duration only; nothing is kept between calls but the client itself.
 //! Every failure is a negative code, never a panic.
+//!
+//! Safety of every `unsafe extern "C"` function here: the pointers are what
+//! `c_glue/umqtt_native.h` says (a client set up by `umqtt_client_init`, a
+//! valid env and options, byte strings of the given length).
+#![allow(clippy::missing_safety_doc)]
 
 #[rustfmt::skip]
 mod bindings;
@@ -129,7 +134,8 @@ impl driver::Sink for EnvSink<'_, '_> {
 }
 
 /// Scratch space from the environment for a packet of `len` bytes, if it exceeds TX.
-fn scratch<'e>(env: &'e umqtt_env_t, len: usize) -> Option<&'e mut [u8]> {
+/// Safety: the slice is valid until the current ABI call returns (the header's promise).
+unsafe fn scratch<'s>(env: &umqtt_env_t, len: usize) -> Option<&'s mut [u8]> {
     if len <= TX_CAPACITY {
         return None;
     }
@@ -156,6 +162,7 @@ impl FfiClient {
             E::TooLarge => (UMQTT_ERR_TOO_LARGE, 0, "packet too large"),
             E::Busy => (UMQTT_ERR_BUSY, 0, "too many operations awaiting acknowledgement"),
             E::Sink => (UMQTT_ERR_CALLBACK, 0, "message sink refused the message"),
+            E::TopicTooLong => (UMQTT_ERR_TOO_LARGE, RX_CAPACITY as i32, "incoming topic longer than the receive buffer; message skipped"),
             E::KeepaliveTimeout => (UMQTT_ERR_KEEPALIVE, 0, "broker did not answer within the keepalive window"),
         };
         self.error_detail = detail;
