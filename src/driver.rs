@@ -8,6 +8,13 @@
 use crate::codec::{self, Connect, Error as CodecError, Packet, PacketId, PacketType, Publish, QoS, Subscribe, Subscription, Unsubscribe, Filters};
 use crate::session::{self, Keepalive, Pending, Reply, Session, SessionError};
 
+/// The received bytes not yet handled (a macro so that only the `rx` field is borrowed).
+macro_rules! buffered {
+    ($client:ident) => {
+        $client.rx.get($client.rx_start..$client.rx_end).unwrap_or(&[])
+    };
+}
+
 /// What the driver needs from a connection beyond `Read` and `Write`.
 pub trait Transport: embedded_io::Read + embedded_io::Write {
     /// Waits until readable (or writable), at most `timeout_ms` (None: no limit).
@@ -233,8 +240,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     fn await_connack<T: Transport>(&mut self, io: &mut T) -> Result<bool, Error<T::Error>> {
         let start = io.now_ms();
         loop {
-            let buffered = &self.rx[self.rx_start..self.rx_end];
-            if let Some((packet, used)) = codec::decode(buffered)? {
+            if let Some((packet, used)) = codec::decode(buffered!(self))? {
                 self.rx_start += used;
                 let Packet::Connack(ack) = packet else {
                     return Err(Error::Protocol("first packet from the broker is not CONNACK"));
@@ -443,7 +449,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         if self.inflow.is_some() {
             return self.continue_inflow(io, sink);
         }
-        let buffered = &self.rx[self.rx_start..self.rx_end];
+        let buffered = buffered!(self);
         let Some(header) = codec::parse_fixed_header(buffered)? else {
             return Ok(None);
         };
@@ -471,15 +477,15 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
 
     /// A PUBLISH header is buffered: once its topic is in, announce it to the sink.
     fn begin_inflow<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, header: codec::FixedHeader) -> Result<Option<Event>, Error<T::Error>> {
-        let body = &self.rx[self.rx_start + header.header_len..self.rx_end];
+        let body = buffered!(self).get(header.header_len..).unwrap_or(&[]);
         if header.remaining_len < 2 {
             return Err(CodecError::StringPastEnd.into());
         }
-        if body.len() < 2 {
+        let [hi, lo, ..] = *body else {
             return Ok(None);
-        }
+        };
         let qos = QoS::from_bits((header.first_byte >> 1) & 3)?;
-        let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
+        let topic_len = usize::from(u16::from_be_bytes([hi, lo]));
         let var_len = 2 + topic_len + if qos == QoS::AtMostOnce { 0 } else { 2 };
         if var_len > header.remaining_len {
             return Err(CodecError::StringPastEnd.into());
@@ -495,10 +501,10 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             });
             return self.continue_inflow(io, sink);
         }
-        if body.len() < var_len {
+        let Some(var_header) = body.get(..var_len) else {
             return Ok(None);
-        }
-        let (topic, pid, _) = codec::decode::publish_header(header.first_byte, &body[..var_len])?;
+        };
+        let (topic, pid, _) = codec::decode::publish_header(header.first_byte, var_header)?;
         self.session.on_received();
         let inbound = self.session.on_publish(qos, pid)?;
         let payload_len = header.remaining_len - var_len;
@@ -534,7 +540,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         if take > 0 {
             if inflow.fate == Fate::Deliver {
                 let dest = sink.buffer().get_mut(inflow.filled..inflow.filled + take).ok_or(Error::Sink)?;
-                dest.copy_from_slice(&self.rx[self.rx_start..self.rx_start + take]);
+                dest.copy_from_slice(buffered!(self).get(..take).ok_or(Error::Sink)?);
             }
             inflow.filled += take;
             self.rx_start += take;
@@ -583,11 +589,16 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             self.rx_start = 0;
             self.rx_end = 0;
         } else if self.rx_end == RX {
-            self.rx.copy_within(self.rx_start..self.rx_end, 0);
+            // Move the unhandled tail to the front (indices hold start <= end <= RX).
+            let len = self.rx_end - self.rx_start;
+            if let Some(tail) = self.rx.get(self.rx_start..self.rx_end) {
+                // SAFETY: both ranges lie within rx; ptr::copy allows overlap.
+                unsafe { core::ptr::copy(tail.as_ptr(), self.rx.as_mut_ptr(), len) };
+            }
             self.rx_end -= self.rx_start;
             self.rx_start = 0;
         }
-        let n = io.read(&mut self.rx[self.rx_end..]).map_err(Error::Io)?;
+        let n = io.read(self.rx.get_mut(self.rx_end..).unwrap_or(&mut [])).map_err(Error::Io)?;
         if n == 0 {
             return Err(Error::Closed);
         }
@@ -620,7 +631,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         };
         let n = packet.encode(buf)?;
         let mut sent = 0;
-        let result = write_all(io, &buf[..n], self.timeout_ms, &mut sent);
+        let result = write_all(io, buf.get(..n).unwrap_or(&[]), self.timeout_ms, &mut sent);
         match result {
             Ok(()) => {
                 let now = io.now_ms();
@@ -645,7 +656,7 @@ fn write_all<T: Transport>(io: &mut T, mut data: &[u8], timeout_ms: Option<u32>,
             Ok(n) => {
                 let n = n.min(data.len());
                 *sent += n;
-                data = &data[n..];
+                data = data.get(n..).unwrap_or(&[]);
             }
             Err(e) if T::would_block(&e) => {
                 if !io.wait(true, timeout_ms).map_err(Error::Io)? {

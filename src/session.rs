@@ -186,9 +186,9 @@ impl Session {
     /// If `pid` completed, forgets it and returns its result.
     pub fn take_done(&mut self, pid: PacketId) -> Option<u8> {
         let i = self.outbound.iter().position(|o| o.pid == pid)?;
-        match self.outbound[i].state {
+        match self.outbound.get(i)?.state {
             Pending::Done(result) => {
-                self.outbound.swap_remove(i);
+                self.untrack(pid);
                 Some(result)
             }
             _ => None,
@@ -298,7 +298,9 @@ impl Session {
         let Some(i) = self.outbound.iter().position(|o| o.pid == pid) else {
             return Ok(());
         };
-        let entry = &mut self.outbound[i];
+        let Some(entry) = self.outbound.get_mut(i) else {
+            return Ok(());
+        };
         if entry.state != from {
             // A repeated ack for something already done is harmless; anything else is not.
             return if matches!(entry.state, Pending::Done(_)) || (from == Pending::Pubrec && entry.state == Pending::Pubcomp) {
@@ -308,9 +310,7 @@ impl Session {
             };
         }
         entry.state = to;
-        if entry.abandoned && matches!(to, Pending::Done(_)) {
-            self.outbound.swap_remove(i);
-        }
+        self.reap();
         Ok(())
     }
 }

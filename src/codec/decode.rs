@@ -117,7 +117,7 @@ fn publish(first_byte: u8, body: &[u8]) -> Result<Publish<'_>, Error> {
         retain: first_byte & 1 != 0,
         topic,
         pid,
-        payload: &body[used..],
+        payload: body.get(used..).unwrap_or(&[]),
     })
 }
 

@@ -123,8 +123,9 @@ impl Packet<'_> {
         if out.len() < 1 + varint::encoded_len(rl) + rl {
             return Err(Error::BufferTooSmall);
         }
-        out[0] = self.first_byte();
-        let pos = 1 + varint::encode(rl, &mut out[1..])?;
+        let (first, rest) = out.split_first_mut().ok_or(Error::BufferTooSmall)?;
+        *first = self.first_byte();
+        let pos = 1 + varint::encode(rl, rest)?;
         let mut w = Writer { out, pos };
         match self {
             Packet::Connect(c) => {

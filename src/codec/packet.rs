@@ -280,12 +280,11 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
     pub fn u16(&mut self) -> Result<u16, Error> {
-        if self.buf.len() < 2 {
+        let [hi, lo, ref rest @ ..] = *self.buf else {
             return Err(Error::LengthMismatch);
-        }
-        let v = u16::from_be_bytes([self.buf[0], self.buf[1]]);
-        self.buf = &self.buf[2..];
-        Ok(v)
+        };
+        self.buf = rest;
+        Ok(u16::from_be_bytes([hi, lo]))
     }
     pub fn pid(&mut self) -> Result<PacketId, Error> {
         PacketId::new(self.u16()?).ok_or(Error::ZeroPacketId)

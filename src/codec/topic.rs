@@ -24,12 +24,16 @@ pub fn check_filter(filter: &str) -> Result<(), Error> {
     if filter.contains('\0') {
         return Err(Error::NullCharacter);
     }
-    let mut levels = filter.split('/').peekable();
-    while let Some(level) = levels.next() {
-        let is_last = levels.peek().is_none();
-        let has_hash = level.contains('#');
-        let has_plus = level.contains('+');
-        if (has_hash && (level != "#" || !is_last)) || (has_plus && level != "+") {
+    // A wildcard must fill its level: the bytes either side are '/' or an end.
+    let bytes = filter.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b != b'+' && b != b'#' {
+            continue;
+        }
+        let alone_before = i == 0 || bytes.get(i - 1) == Some(&b'/');
+        let next = bytes.get(i + 1);
+        let alone_after = next.is_none() || next == Some(&b'/');
+        if !alone_before || !alone_after || (b == b'#' && next.is_some()) {
             return Err(Error::InvalidTopicFilter);
         }
     }
