@@ -1,0 +1,662 @@
+/*
+ * modumqtt.c - the built-in `umqtt` module: micropython-lib's umqtt.simple
+ * (1.8.0) API on top of the umqtt-native engine (c_glue/umqtt_native.h).
+ *
+ * `umqtt` holds MQTTClient and MQTTException; `umqtt.simple` is the same
+ * pair as a built-in submodule; `umqtt.robust`, when frozen into the firmware
+ * (micropython_port/manifest.py), is found through the module's __path__.
+ */
+#include <string.h>
+
+#include "py/runtime.h"
+#include "py/mphal.h"
+#include "py/objexcept.h"
+#include "py/objstr.h"
+#include "py/stream.h"
+#include "umqtt_glue.h"
+
+// A larger scratch buffer (for one big publish) is freed once the call is over.
+#ifndef UMQTT_SCRATCH_KEEP
+#define UMQTT_SCRATCH_KEEP (1024)
+#endif
+
+#define PINGRESP (0xd0)
+
+MP_DEFINE_EXCEPTION(MQTTException, Exception)
+
+umqtt_client_t *umqtt_glue_client(umqtt_obj_t *self) {
+    uintptr_t align = umqtt_client_align();
+    return (umqtt_client_t *)(((uintptr_t)self->mem + align - 1) & ~(align - 1));
+}
+
+/******************************************************************************/
+// Errors
+
+static mp_obj_t error_text(umqtt_client_t *client) {
+    size_t len;
+    const char *msg = umqtt_error_message(client, &len);
+    return mp_obj_new_str(msg, len);
+}
+
+static MP_NORETURN void raise_error(umqtt_obj_t *self, int32_t rc) {
+    umqtt_client_t *client = umqtt_glue_client(self);
+    switch (rc) {
+        case UMQTT_ERR_IO:
+            mp_raise_OSError(umqtt_error_detail(client));
+        case UMQTT_ERR_CLOSED:
+            mp_raise_OSError(MP_ECONNRESET);
+        case UMQTT_ERR_TIMEOUT:
+        case UMQTT_ERR_KEEPALIVE:
+            mp_raise_OSError(MP_ETIMEDOUT);
+        case UMQTT_ERR_NOT_CONNECTED:
+            mp_raise_OSError(MP_ENOTCONN);
+        case UMQTT_ERR_BUSY:
+            mp_raise_OSError(MP_EBUSY);
+        case UMQTT_ERR_REFUSED:
+        case UMQTT_ERR_SUBSCRIBE:
+            nlr_raise(mp_obj_new_exception_arg1(&mp_type_MQTTException,
+                MP_OBJ_NEW_SMALL_INT(umqtt_error_detail(client))));
+        case UMQTT_ERR_PROTOCOL:
+            // An OSError, so that umqtt.robust reconnects.
+            nlr_raise(mp_obj_new_exception_arg1(&mp_type_OSError, error_text(client)));
+        case UMQTT_ERR_INVALID_ARG:
+        case UMQTT_ERR_TOO_LARGE:
+            nlr_raise(mp_obj_new_exception_arg1(&mp_type_ValueError, error_text(client)));
+        default:
+            nlr_raise(mp_obj_new_exception_arg1(&mp_type_RuntimeError, error_text(client)));
+    }
+}
+
+// After each engine call: raise what a callback caught, or the engine's error.
+static int32_t finish(umqtt_call_t *call, int32_t rc) {
+    umqtt_obj_t *self = call->self;
+    if (self->scratch_len > UMQTT_SCRATCH_KEEP) {
+        m_del(byte, self->scratch, self->scratch_len);
+        self->scratch = NULL;
+        self->scratch_len = 0;
+    }
+    if (call->exc != MP_OBJ_NULL) {
+        nlr_raise(call->exc);
+    }
+    if (rc < 0) {
+        raise_error(self, rc);
+    }
+    return rc;
+}
+
+// The env for a call that talks to the broker through self->sock.
+static umqtt_client_t *begin(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self, umqtt_glue_kind_t kind) {
+    if (self->sock == mp_const_none) {
+        mp_raise_ValueError(MP_ERROR_TEXT("sock is None: call connect() first"));
+    }
+    umqtt_glue_env(call, env, self, kind);
+    return umqtt_glue_client(self);
+}
+
+/******************************************************************************/
+// Argument helpers
+
+static umqtt_bytes_t bytes_of(mp_obj_t obj) {
+    mp_buffer_info_t bufinfo;
+    mp_get_buffer_raise(obj, &bufinfo, MP_BUFFER_READ);
+    return (umqtt_bytes_t) { .ptr = bufinfo.buf, .len = bufinfo.len };
+}
+
+static const umqtt_bytes_t absent = { .ptr = NULL, .len = 0 };
+
+static uint8_t qos_arg(mp_obj_t qos) {
+    mp_int_t q = mp_obj_get_int(qos);
+    if (q < 0 || q > 2) {
+        mp_raise_ValueError(MP_ERROR_TEXT("qos must be 0, 1 or 2"));
+    }
+    return (uint8_t)q;
+}
+
+static uint16_t keepalive_arg(mp_obj_t keepalive) {
+    mp_int_t k = mp_obj_get_int(keepalive);
+    if (k < 0 || k > 65535) {
+        mp_raise_ValueError(MP_ERROR_TEXT("keepalive must be 0..65535 seconds"));
+    }
+    return (uint16_t)k;
+}
+
+static int32_t timeout_arg(mp_obj_t timeout) {
+    if (timeout == mp_const_none) {
+        return UMQTT_WAIT_FOREVER;
+    }
+    #if MICROPY_PY_BUILTINS_FLOAT
+    mp_float_t ms = mp_obj_get_float(timeout) * 1000;
+    #else
+    mp_int_t ms = mp_obj_get_int(timeout) * 1000;
+    #endif
+    if (ms < 0 || ms > INT32_MAX) {
+        mp_raise_ValueError(MP_ERROR_TEXT("timeout out of range"));
+    }
+    return (int32_t)ms;
+}
+
+static mp_obj_t call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj_t *args) {
+    mp_obj_t dest[2 + 2];
+    mp_load_method(obj, name, dest);
+    for (size_t i = 0; i < n_args; ++i) {
+        dest[2 + i] = args[i];
+    }
+    return mp_call_method_n_kw(n_args, 0, dest);
+}
+
+static void sock_setblocking(umqtt_obj_t *self, bool blocking) {
+    mp_obj_t arg = mp_obj_new_bool(blocking);
+    call_method(self->sock, MP_QSTR_setblocking, 1, &arg);
+}
+
+/******************************************************************************/
+// Incoming messages and acknowledgements
+
+// Hands the message the sink received to the callback, as umqtt does: cb(topic, msg).
+static void deliver(umqtt_obj_t *self, const umqtt_event_t *event) {
+    mp_obj_t topic = self->rx_topic;
+    mp_obj_t msg = mp_const_empty_bytes;
+    if (event->payload_len > 0) {
+        self->rx_msg.len = event->payload_len;
+        msg = mp_obj_new_bytes_from_vstr(&self->rx_msg);
+    }
+    // Cleared first: the callback may receive messages of its own.
+    self->rx_topic = mp_const_none;
+    memset(&self->rx_msg, 0, sizeof(self->rx_msg));
+    mp_call_function_2(self->cb, topic, msg);
+}
+
+// Waits for the acknowledgement of ticket, delivering messages meanwhile.
+static void await_ticket(umqtt_obj_t *self, int32_t ticket) {
+    umqtt_client_t *client = umqtt_glue_client(self);
+    for (;;) {
+        umqtt_call_t call;
+        umqtt_env_t env;
+        umqtt_event_t event;
+        umqtt_glue_env(&call, &env, self, UMQTT_GLUE_OTHER);
+        int32_t rc = umqtt_await(client, &env, ticket, &event);
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            finish(&call, rc);
+            if (rc == UMQTT_MESSAGE) {
+                deliver(self, &event);
+            }
+            nlr_pop();
+        } else {
+            // Nobody waits any more; the engine still consumes the acknowledgement.
+            umqtt_abandon(client, ticket);
+            nlr_jump(nlr.ret_val);
+        }
+        if (rc == UMQTT_DONE) {
+            return;
+        }
+    }
+}
+
+// What wait_msg/check_msg return: the packet type byte, None for nothing or PINGRESP.
+static mp_obj_t wait_result(umqtt_obj_t *self, int32_t rc, const umqtt_event_t *event) {
+    if (rc == UMQTT_MESSAGE) {
+        deliver(self, event);
+    } else if (rc != UMQTT_PACKET || event->packet_type == PINGRESP) {
+        return mp_const_none;
+    }
+    return MP_OBJ_NEW_SMALL_INT(event->packet_type);
+}
+
+/******************************************************************************/
+// MQTTClient
+
+static mp_obj_t umqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args) {
+    enum { ARG_client_id, ARG_server, ARG_port, ARG_user, ARG_password, ARG_keepalive, ARG_ssl, ARG_ssl_params };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_client_id, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_server, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_port, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
+        { MP_QSTR_user, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_password, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_keepalive, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
+        { MP_QSTR_ssl, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_ssl_params, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_PTR(&mp_const_empty_dict_obj)} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all_kw_array(n_args, n_kw, all_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+
+    size_t mem_size = umqtt_client_size() + umqtt_client_align() - 1;
+    umqtt_obj_t *self = mp_obj_malloc_var(umqtt_obj_t, mem, byte, mem_size, type);
+    mp_obj_t port = args[ARG_port].u_obj;
+    if (mp_obj_equal(port, MP_OBJ_NEW_SMALL_INT(0))) {
+        port = MP_OBJ_NEW_SMALL_INT(mp_obj_is_true(args[ARG_ssl].u_obj) ? 8883 : 1883);
+    }
+    self->sock = mp_const_none;
+    self->server = args[ARG_server].u_obj;
+    self->port = port;
+    self->client_id = args[ARG_client_id].u_obj;
+    self->user = args[ARG_user].u_obj;
+    self->pswd = args[ARG_password].u_obj;
+    self->keepalive = args[ARG_keepalive].u_obj;
+    self->ssl = args[ARG_ssl].u_obj;
+    self->ssl_params = args[ARG_ssl_params].u_obj;
+    self->cb = mp_const_none;
+    self->lw_topic = mp_const_none;
+    self->lw_msg = mp_const_none;
+    self->lw_qos = MP_OBJ_NEW_SMALL_INT(0);
+    self->lw_retain = mp_const_false;
+    self->rx_topic = mp_const_none;
+    memset(&self->rx_msg, 0, sizeof(self->rx_msg));
+    self->scratch = NULL;
+    self->scratch_len = 0;
+    if (umqtt_client_init(umqtt_glue_client(self), umqtt_client_size()) != UMQTT_DONE) {
+        mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("umqtt client init failed"));
+    }
+    return MP_OBJ_FROM_PTR(self);
+}
+
+static mp_obj_t umqtt_client_set_callback(mp_obj_t self_in, mp_obj_t f) {
+    umqtt_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    self->cb = f;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(umqtt_client_set_callback_obj, umqtt_client_set_callback);
+
+static mp_obj_t umqtt_client_set_last_will(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_topic, ARG_msg, ARG_retain, ARG_qos };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_topic, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_msg, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_retain, MP_ARG_OBJ, {.u_obj = mp_const_false} },
+        { MP_QSTR_qos, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
+    };
+    umqtt_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    qos_arg(args[ARG_qos].u_obj);
+    if (!mp_obj_is_true(args[ARG_topic].u_obj)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("topic must not be empty"));
+    }
+    self->lw_topic = args[ARG_topic].u_obj;
+    self->lw_msg = args[ARG_msg].u_obj;
+    self->lw_qos = args[ARG_qos].u_obj;
+    self->lw_retain = args[ARG_retain].u_obj;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_set_last_will_obj, 3, umqtt_client_set_last_will);
+
+// Opens self->sock as umqtt.simple 1.8 does: socket.socket(), settimeout,
+// getaddrinfo, connect, then ssl=True -> ssl.wrap_socket(sock, **ssl_params)
+// or an SSLContext -> ctx.wrap_socket(sock, server_hostname=server).
+static void open_socket(umqtt_obj_t *self, mp_obj_t timeout) {
+    mp_obj_t socket_mod = mp_import_name(MP_QSTR_socket, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+    self->sock = mp_call_function_0(mp_load_attr(socket_mod, MP_QSTR_socket));
+    call_method(self->sock, MP_QSTR_settimeout, 1, &timeout);
+    mp_obj_t ai = mp_call_function_2(mp_load_attr(socket_mod, MP_QSTR_getaddrinfo), self->server, self->port);
+    mp_obj_t addr = mp_obj_subscr(mp_obj_subscr(ai, MP_OBJ_NEW_SMALL_INT(0), MP_OBJ_SENTINEL),
+        MP_OBJ_NEW_SMALL_INT(-1), MP_OBJ_SENTINEL);
+    call_method(self->sock, MP_QSTR_connect, 1, &addr);
+
+    if (self->ssl == mp_const_true) {
+        mp_obj_t ssl_mod = mp_import_name(MP_QSTR_ssl, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+        if (!mp_obj_is_dict_or_ordereddict(self->ssl_params)) {
+            mp_raise_TypeError(MP_ERROR_TEXT("ssl_params must be a dict"));
+        }
+        mp_map_t *params = mp_obj_dict_get_map(self->ssl_params);
+        size_t n_kw = params->used;
+        mp_obj_t *args = m_new(mp_obj_t, 1 + 2 * n_kw);
+        args[0] = self->sock;
+        size_t k = 1;
+        for (size_t i = 0; i < params->alloc; ++i) {
+            if (mp_map_slot_is_filled(params, i)) {
+                mp_obj_t key = params->table[i].key;
+                args[k++] = mp_obj_is_qstr(key) ? key : mp_obj_str_intern_checked(key);
+                args[k++] = params->table[i].value;
+            }
+        }
+        self->sock = mp_call_function_n_kw(mp_load_attr(ssl_mod, MP_QSTR_wrap_socket), 1, n_kw, args);
+        m_del(mp_obj_t, args, 1 + 2 * n_kw);
+    } else if (mp_obj_is_true(self->ssl)) {
+        mp_obj_t dest[5];
+        mp_load_method(self->ssl, MP_QSTR_wrap_socket, dest);
+        dest[2] = self->sock;
+        dest[3] = MP_OBJ_NEW_QSTR(MP_QSTR_server_hostname);
+        dest[4] = self->server;
+        self->sock = mp_call_method_n_kw(1, 1, dest);
+    }
+}
+
+static mp_obj_t umqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_clean_session, ARG_timeout };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_clean_session, MP_ARG_OBJ, {.u_obj = mp_const_true} },
+        { MP_QSTR_timeout, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+    };
+    umqtt_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+
+    umqtt_connect_options_t options = {
+        .client_id = bytes_of(self->client_id),
+        .user = absent,
+        .password = absent,
+        .will_topic = absent,
+        .will_message = absent,
+        .clean_session = mp_obj_is_true(args[ARG_clean_session].u_obj),
+        .keepalive_s = keepalive_arg(self->keepalive),
+        .timeout_ms = timeout_arg(args[ARG_timeout].u_obj),
+    };
+    if (mp_obj_is_true(self->user)) {
+        options.user = bytes_of(self->user);
+        if (self->pswd != mp_const_none) {
+            options.password = bytes_of(self->pswd);
+        }
+    }
+    if (mp_obj_is_true(self->lw_topic)) {
+        options.will_topic = bytes_of(self->lw_topic);
+        options.will_message = bytes_of(self->lw_msg);
+        options.will_qos = qos_arg(self->lw_qos);
+        options.will_retain = mp_obj_is_true(self->lw_retain);
+    }
+
+    umqtt_client_t *client = umqtt_glue_client(self);
+    umqtt_reset(client);
+    self->rx_topic = mp_const_none;
+    memset(&self->rx_msg, 0, sizeof(self->rx_msg));
+    if (self->sock != mp_const_none) {
+        call_method(self->sock, MP_QSTR_close, 0, NULL);
+    }
+    open_socket(self, args[ARG_timeout].u_obj);
+
+    umqtt_call_t call;
+    umqtt_env_t env;
+    begin(&call, &env, self, UMQTT_GLUE_OTHER);
+    return MP_OBJ_NEW_SMALL_INT(finish(&call, umqtt_connect(client, &env, &options)));
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_connect_obj, 1, umqtt_client_connect);
+
+static mp_obj_t umqtt_client_disconnect(mp_obj_t self_in) {
+    umqtt_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    umqtt_call_t call;
+    umqtt_env_t env;
+    umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
+    int32_t rc = umqtt_disconnect(client, &env);
+    call_method(self->sock, MP_QSTR_close, 0, NULL);
+    // Disconnecting a connection that already dropped is not an error.
+    finish(&call, rc == UMQTT_ERR_NOT_CONNECTED ? UMQTT_DONE : rc);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(umqtt_client_disconnect_obj, umqtt_client_disconnect);
+
+static mp_obj_t umqtt_client_ping(mp_obj_t self_in) {
+    umqtt_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    umqtt_call_t call;
+    umqtt_env_t env;
+    umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
+    finish(&call, umqtt_ping(client, &env));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(umqtt_client_ping_obj, umqtt_client_ping);
+
+static mp_obj_t umqtt_client_publish(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_topic, ARG_msg, ARG_retain, ARG_qos };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_topic, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_msg, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_retain, MP_ARG_OBJ, {.u_obj = mp_const_false} },
+        { MP_QSTR_qos, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
+    };
+    umqtt_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    uint8_t qos = qos_arg(args[ARG_qos].u_obj);
+    umqtt_bytes_t topic = bytes_of(args[ARG_topic].u_obj);
+    umqtt_bytes_t msg = bytes_of(args[ARG_msg].u_obj);
+
+    umqtt_call_t call;
+    umqtt_env_t env;
+    umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
+    int32_t ticket = finish(&call, umqtt_publish(client, &env, topic, msg, qos, mp_obj_is_true(args[ARG_retain].u_obj)));
+    if (ticket > 0) {
+        await_ticket(self, ticket);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_publish_obj, 3, umqtt_client_publish);
+
+static mp_obj_t umqtt_client_subscribe(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_topic, ARG_qos };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_topic, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_qos, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
+    };
+    umqtt_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    if (self->cb == mp_const_none) {
+        // umqtt.simple asserts the same, with the same words.
+        mp_raise_msg(&mp_type_AssertionError, MP_ERROR_TEXT("Subscribe callback is not set"));
+    }
+    uint8_t qos = qos_arg(args[ARG_qos].u_obj);
+    umqtt_bytes_t topic = bytes_of(args[ARG_topic].u_obj);
+
+    umqtt_call_t call;
+    umqtt_env_t env;
+    umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
+    await_ticket(self, finish(&call, umqtt_subscribe(client, &env, topic, qos)));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_subscribe_obj, 2, umqtt_client_subscribe);
+
+static mp_obj_t umqtt_client_unsubscribe(mp_obj_t self_in, mp_obj_t topic_in) {
+    umqtt_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    umqtt_bytes_t topic = bytes_of(topic_in);
+    umqtt_call_t call;
+    umqtt_env_t env;
+    umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
+    await_ticket(self, finish(&call, umqtt_unsubscribe(client, &env, topic)));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(umqtt_client_unsubscribe_obj, umqtt_client_unsubscribe);
+
+static mp_obj_t umqtt_client_wait_msg(mp_obj_t self_in) {
+    umqtt_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    umqtt_call_t call;
+    umqtt_env_t env;
+    umqtt_event_t event;
+    umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_WAIT_MSG);
+    int32_t rc = finish(&call, umqtt_wait_msg(client, &env, UMQTT_MODE_WAIT, &event));
+    // As umqtt.simple: whatever mode the socket was in, it leaves blocking.
+    sock_setblocking(self, true);
+    return wait_result(self, rc, &event);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(umqtt_client_wait_msg_obj, umqtt_client_wait_msg);
+
+static mp_obj_t umqtt_client_check_msg(mp_obj_t self_in) {
+    umqtt_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    umqtt_call_t call;
+    umqtt_env_t env;
+    umqtt_event_t event;
+    umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
+    // Non-blocking as umqtt.simple makes it, so that no read can block
+    // (a TLS record may be readable only in part).
+    sock_setblocking(self, false);
+    int32_t rc = finish(&call, umqtt_wait_msg(client, &env, UMQTT_MODE_CHECK, &event));
+    sock_setblocking(self, true);
+    return wait_result(self, rc, &event);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(umqtt_client_check_msg_obj, umqtt_client_check_msg);
+
+// Attributes umqtt.simple's instances have, as offsets of their fields.
+static const struct {
+    uint16_t name;
+    uint16_t offset;
+} umqtt_client_fields[] = {
+    { MP_QSTR_sock, offsetof(umqtt_obj_t, sock) },
+    { MP_QSTR_server, offsetof(umqtt_obj_t, server) },
+    { MP_QSTR_port, offsetof(umqtt_obj_t, port) },
+    { MP_QSTR_client_id, offsetof(umqtt_obj_t, client_id) },
+    { MP_QSTR_user, offsetof(umqtt_obj_t, user) },
+    { MP_QSTR_pswd, offsetof(umqtt_obj_t, pswd) },
+    { MP_QSTR_keepalive, offsetof(umqtt_obj_t, keepalive) },
+    { MP_QSTR_ssl, offsetof(umqtt_obj_t, ssl) },
+    { MP_QSTR_ssl_params, offsetof(umqtt_obj_t, ssl_params) },
+    { MP_QSTR_cb, offsetof(umqtt_obj_t, cb) },
+    { MP_QSTR_lw_topic, offsetof(umqtt_obj_t, lw_topic) },
+    { MP_QSTR_lw_msg, offsetof(umqtt_obj_t, lw_msg) },
+    { MP_QSTR_lw_qos, offsetof(umqtt_obj_t, lw_qos) },
+    { MP_QSTR_lw_retain, offsetof(umqtt_obj_t, lw_retain) },
+};
+
+// Assigning sock, as umqtt.simple allows, hands the engine a connection that
+// is already open (its CONNECT was someone else's business): the engine is
+// put in the connected state without sending anything.
+static void connect_as_adopted(umqtt_obj_t *self) {
+    umqtt_connect_options_t options = {
+        .client_id = { .ptr = (const uint8_t *)"", .len = 0 },
+        .user = absent,
+        .password = absent,
+        .will_topic = absent,
+        .will_message = absent,
+        .clean_session = 1,
+        .keepalive_s = keepalive_arg(self->keepalive),
+        .timeout_ms = UMQTT_WAIT_FOREVER,
+    };
+    umqtt_call_t call;
+    umqtt_env_t env;
+    umqtt_glue_adopt_env(&call, &env, self);
+    finish(&call, umqtt_connect(umqtt_glue_client(self), &env, &options));
+}
+
+static void umqtt_client_set_sock(umqtt_obj_t *self, mp_obj_t sock) {
+    umqtt_client_t *client = umqtt_glue_client(self);
+    if (sock == self->sock && umqtt_is_connected(client)) {
+        return;
+    }
+    self->sock = sock;
+    umqtt_reset(client);
+    self->rx_topic = mp_const_none;
+    memset(&self->rx_msg, 0, sizeof(self->rx_msg));
+    if (sock != mp_const_none) {
+        connect_as_adopted(self);
+    }
+}
+
+static void umqtt_client_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+    umqtt_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (dest[0] == MP_OBJ_NULL && attr == MP_QSTR_pid) {
+        dest[0] = MP_OBJ_NEW_SMALL_INT(umqtt_last_packet_id(umqtt_glue_client(self)));
+        return;
+    }
+    for (size_t i = 0; i < MP_ARRAY_SIZE(umqtt_client_fields); ++i) {
+        if (attr != umqtt_client_fields[i].name) {
+            continue;
+        }
+        mp_obj_t *field = (mp_obj_t *)((byte *)self + umqtt_client_fields[i].offset);
+        if (dest[0] == MP_OBJ_NULL) {
+            dest[0] = *field;
+        } else if (dest[1] != MP_OBJ_NULL) {
+            if (attr == MP_QSTR_sock) {
+                umqtt_client_set_sock(self, dest[1]);
+            } else {
+                *field = dest[1];
+            }
+            dest[0] = MP_OBJ_NULL;
+        }
+        return;
+    }
+    if (dest[0] == MP_OBJ_NULL) {
+        // Not a field: look for a method.
+        dest[1] = MP_OBJ_SENTINEL;
+    }
+}
+
+static const mp_rom_map_elem_t umqtt_client_locals_dict_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_set_callback), MP_ROM_PTR(&umqtt_client_set_callback_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_last_will), MP_ROM_PTR(&umqtt_client_set_last_will_obj) },
+    { MP_ROM_QSTR(MP_QSTR_connect), MP_ROM_PTR(&umqtt_client_connect_obj) },
+    { MP_ROM_QSTR(MP_QSTR_disconnect), MP_ROM_PTR(&umqtt_client_disconnect_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ping), MP_ROM_PTR(&umqtt_client_ping_obj) },
+    { MP_ROM_QSTR(MP_QSTR_publish), MP_ROM_PTR(&umqtt_client_publish_obj) },
+    { MP_ROM_QSTR(MP_QSTR_subscribe), MP_ROM_PTR(&umqtt_client_subscribe_obj) },
+    { MP_ROM_QSTR(MP_QSTR_unsubscribe), MP_ROM_PTR(&umqtt_client_unsubscribe_obj) },
+    { MP_ROM_QSTR(MP_QSTR_wait_msg), MP_ROM_PTR(&umqtt_client_wait_msg_obj) },
+    { MP_ROM_QSTR(MP_QSTR_check_msg), MP_ROM_PTR(&umqtt_client_check_msg_obj) },
+};
+static MP_DEFINE_CONST_DICT(umqtt_client_locals_dict, umqtt_client_locals_dict_table);
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    umqtt_type_MQTTClient,
+    MP_QSTR_MQTTClient,
+    MP_TYPE_FLAG_NONE,
+    make_new, umqtt_client_make_new,
+    attr, umqtt_client_attr,
+    locals_dict, &umqtt_client_locals_dict
+    );
+
+/******************************************************************************/
+// Modules: umqtt, and umqtt.simple with the same contents
+
+// A dotted name cannot be a qstr written in C source: a str object instead.
+static const MP_DEFINE_STR_OBJ(umqtt_simple_name_obj, "umqtt.simple");
+
+static const mp_rom_map_elem_t umqtt_simple_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_PTR(&umqtt_simple_name_obj) },
+    { MP_ROM_QSTR(MP_QSTR_MQTTClient), MP_ROM_PTR(&umqtt_type_MQTTClient) },
+    { MP_ROM_QSTR(MP_QSTR_MQTTException), MP_ROM_PTR(&mp_type_MQTTException) },
+};
+static MP_DEFINE_CONST_DICT(umqtt_simple_module_globals, umqtt_simple_module_globals_table);
+
+static const mp_obj_module_t umqtt_simple_module = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&umqtt_simple_module_globals,
+};
+
+#if MICROPY_MODULE_FROZEN
+// Where `import umqtt.robust` looks: the frozen package directory.
+static const MP_DEFINE_STR_OBJ(umqtt_path_obj, ".frozen/umqtt");
+#endif
+
+static const mp_rom_map_elem_t umqtt_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_umqtt) },
+    #if MICROPY_MODULE_FROZEN
+    { MP_ROM_QSTR(MP_QSTR___path__), MP_ROM_PTR(&umqtt_path_obj) },
+    #endif
+    { MP_ROM_QSTR(MP_QSTR_MQTTClient), MP_ROM_PTR(&umqtt_type_MQTTClient) },
+    { MP_ROM_QSTR(MP_QSTR_MQTTException), MP_ROM_PTR(&mp_type_MQTTException) },
+    { MP_ROM_QSTR(MP_QSTR_simple), MP_ROM_PTR(&umqtt_simple_module) },
+};
+static MP_DEFINE_CONST_DICT(umqtt_module_globals, umqtt_module_globals_table);
+
+const mp_obj_module_t umqtt_module = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&umqtt_module_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR_umqtt, umqtt_module);
+
+// A built-in module's globals are read-only, yet importing a frozen submodule
+// (umqtt.robust) stores it on its package: accept that store, since
+// sys.modules holds the submodule, and answer `umqtt.robust` from there.
+// (Used when MICROPY_MODULE_ATTR_DELEGATION is enabled, as micropython.mk does.)
+void umqtt_module_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+    (void)self_in;
+    if (dest[0] == MP_OBJ_NULL) {
+        static const char prefix[] = "umqtt.";
+        char name[48];
+        size_t len;
+        const char *str = (const char *)qstr_data(attr, &len);
+        if (len > sizeof(name) - (sizeof(prefix) - 1)) {
+            return;
+        }
+        memcpy(name, prefix, sizeof(prefix) - 1);
+        memcpy(name + sizeof(prefix) - 1, str, len);
+        qstr full = qstr_find_strn(name, sizeof(prefix) - 1 + len);
+        if (full != MP_QSTRnull) {
+            mp_map_elem_t *elem = mp_map_lookup(&MP_STATE_VM(mp_loaded_modules_dict).map,
+                MP_OBJ_NEW_QSTR(full), MP_MAP_LOOKUP);
+            if (elem != NULL) {
+                dest[0] = elem->value;
+            }
+        }
+    } else if (dest[1] != MP_OBJ_NULL && mp_obj_is_type(dest[1], &mp_type_module)) {
+        dest[0] = MP_OBJ_NULL;
+    }
+}
+MP_REGISTER_MODULE_DELEGATION(umqtt_module, umqtt_module_attr);

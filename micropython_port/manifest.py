@@ -1,0 +1,5 @@
+# The frozen part of the umqtt module: micropython-lib's umqtt.robust, unchanged,
+# as umqtt/robust.py. The built-in `umqtt` finds it through its __path__
+# (".frozen/umqtt"), and its `from . import simple` gets the built-in umqtt.simple.
+# Include this file from a board's manifest; needs MPY_LIB_DIR (micropython-lib).
+package("umqtt", files=["robust.py"], base_path="$(MPY_LIB_DIR)/micropython/umqtt.robust")
