@@ -508,20 +508,10 @@ static const struct {
 // is already open (its CONNECT was someone else's business): the engine is
 // put in the connected state without sending anything.
 static void connect_as_adopted(umqtt_obj_t *self) {
-    umqtt_connect_options_t options = {
-        .client_id = { .ptr = (const uint8_t *)"", .len = 0 },
-        .user = absent,
-        .password = absent,
-        .will_topic = absent,
-        .will_message = absent,
-        .clean_session = 1,
-        .keepalive_s = keepalive_arg(self->keepalive),
-        .timeout_ms = UMQTT_WAIT_FOREVER,
-    };
     umqtt_call_t call;
     umqtt_env_t env;
-    umqtt_glue_adopt_env(&call, &env, self);
-    finish(&call, umqtt_connect(umqtt_glue_client(self), &env, &options));
+    umqtt_glue_env(&call, &env, self, UMQTT_GLUE_OTHER);
+    finish(&call, umqtt_adopt(umqtt_glue_client(self), &env, keepalive_arg(self->keepalive)));
 }
 
 static void umqtt_client_set_sock(umqtt_obj_t *self, mp_obj_t sock) {

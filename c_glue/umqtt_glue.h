@@ -60,18 +60,11 @@ typedef struct _umqtt_call_t {
     umqtt_glue_kind_t kind;
     // File descriptor for poll(): -2 not asked yet, -1 none.
     int fd;
-    // umqtt_glue_adopt_env: bytes of the canned CONNACK read so far.
-    size_t fed;
 } umqtt_call_t;
 
 umqtt_client_t *umqtt_glue_client(umqtt_obj_t *self);
 
 // Prepares call and env for a call on self->sock.
 void umqtt_glue_env(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self, umqtt_glue_kind_t kind);
-
-// An env whose transport answers a CONNECT with an accepting CONNACK and
-// drops what is written: it puts the engine into the connected state on a
-// socket opened elsewhere (an assigned `sock`, as umqtt.simple allows).
-void umqtt_glue_adopt_env(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self);
 
 #endif // UMQTT_GLUE_H

@@ -329,7 +329,6 @@ static void call_init(umqtt_call_t *call, umqtt_obj_t *self, umqtt_glue_kind_t k
     call->exc = MP_OBJ_NULL;
     call->kind = kind;
     call->fd = -2;
-    call->fed = 0;
 }
 
 void umqtt_glue_env(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self, umqtt_glue_kind_t kind) {
@@ -347,37 +346,4 @@ void umqtt_glue_env(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self, umq
     env->now_ms = env_now_ms;
     env->sink = env_sink;
     env->scratch = env_scratch;
-}
-
-static intptr_t adopt_read(void *ctx, uint8_t *buf, size_t len) {
-    static const uint8_t connack[] = { 0x20, 0x02, 0x00, 0x00 };
-    umqtt_call_t *call = ctx;
-    size_t n = MIN(len, sizeof(connack) - call->fed);
-    memcpy(buf, connack + call->fed, n);
-    call->fed += n;
-    return n > 0 ? (intptr_t)n : UMQTT_IO_CLOSED;
-}
-
-static intptr_t adopt_write(void *ctx, const uint8_t *buf, size_t len) {
-    (void)ctx;
-    (void)buf;
-    return len;
-}
-
-static int32_t adopt_wait(void *ctx, int32_t for_write, int32_t timeout_ms) {
-    (void)ctx;
-    (void)for_write;
-    (void)timeout_ms;
-    return 1;
-}
-
-void umqtt_glue_adopt_env(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self) {
-    call_init(call, self, UMQTT_GLUE_OTHER);
-    env->ctx = call;
-    env->read = adopt_read;
-    env->write = adopt_write;
-    env->wait = adopt_wait;
-    env->now_ms = env_now_ms;
-    env->sink = NULL;
-    env->scratch = NULL;
 }

@@ -142,6 +142,10 @@ int32_t umqtt_client_init(umqtt_client_t *client, size_t mem_size);
 /* Send CONNECT, wait for CONNACK. Returns the session-present flag (0 or 1). */
 int32_t umqtt_connect(umqtt_client_t *client, const umqtt_env_t *env,
     const umqtt_connect_options_t *options);
+/* Take over a connection whose CONNECT and CONNACK happened elsewhere
+ * (umqtt.simple lets a script assign its socket): from now on the client is
+ * connected with this keepalive. Nothing is sent. */
+int32_t umqtt_adopt(umqtt_client_t *client, const umqtt_env_t *env, uint16_t keepalive_s);
 /* Send PUBLISH. Returns 0 at QoS 0, else a ticket (> 0) for umqtt_await. */
 int32_t umqtt_publish(umqtt_client_t *client, const umqtt_env_t *env, umqtt_bytes_t topic,
     umqtt_bytes_t payload, uint8_t qos, uint8_t retain);

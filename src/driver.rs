@@ -237,6 +237,15 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         result
     }
 
+    /// Takes over a connection opened elsewhere (its CONNECT/CONNACK are not ours to send).
+    pub fn adopt<T: Transport>(&mut self, io: &mut T, keepalive_s: u16) {
+        self.reset();
+        self.timeout_ms = None;
+        let now = io.now_ms();
+        self.session.begin_connect(keepalive_s, now);
+        self.session.on_connack(codec::ConnectReturnCode::Accepted, false);
+    }
+
     fn await_connack<T: Transport>(&mut self, io: &mut T) -> Result<bool, Error<T::Error>> {
         let start = io.now_ms();
         loop {

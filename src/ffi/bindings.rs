@@ -118,6 +118,13 @@ extern "C" {
     ) -> i32;
 }
 extern "C" {
+    pub fn umqtt_adopt(
+        client: *mut umqtt_client_t,
+        env: *const umqtt_env_t,
+        keepalive_s: u16,
+    ) -> i32;
+}
+extern "C" {
     pub fn umqtt_publish(
         client: *mut umqtt_client_t,
         env: *const umqtt_env_t,

@@ -295,6 +295,16 @@ pub unsafe extern "C" fn umqtt_connect(client: *mut umqtt_client_t, env: *const 
 }
 
 #[no_mangle]
+pub unsafe extern "C" fn umqtt_adopt(client: *mut umqtt_client_t, env: *const umqtt_env_t, keepalive_s: u16) -> i32 {
+    with_client!(client, env, |c, io, env| {
+        let _ = env;
+        c.sink_buf = None;
+        c.client.adopt(&mut io, keepalive_s);
+        UMQTT_DONE as i32
+    })
+}
+
+#[no_mangle]
 pub unsafe extern "C" fn umqtt_publish(
     client: *mut umqtt_client_t,
     env: *const umqtt_env_t,
@@ -447,6 +457,7 @@ same_signature! {
     umqtt_client_align: ();
     umqtt_client_init: (_, _);
     umqtt_connect: (_, _, _);
+    umqtt_adopt: (_, _, _);
     umqtt_publish: (_, _, _, _, _, _);
     umqtt_subscribe: (_, _, _, _);
     umqtt_unsubscribe: (_, _, _);
