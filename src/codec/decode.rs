@@ -1,7 +1,7 @@
 //! Bytes to packets: zero-copy, strict, never panics.
 
 use super::packet::{wire_filters, Reader};
-use super::topic::{check_filter, check_name};
+use super::topic::{check_filter, check_name, name_from_wire};
 use super::*;
 
 /// A parsed fixed header.
@@ -103,8 +103,7 @@ pub fn decode_body(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, Error
 pub(crate) fn publish_header(first_byte: u8, body: &[u8]) -> Result<(&str, Option<PacketId>, usize), Error> {
     let qos = QoS::from_bits((first_byte >> 1) & 3)?;
     let mut r = Reader { buf: body };
-    let topic = r.string()?;
-    check_name(topic)?;
+    let topic = name_from_wire(r.binary()?)?;
     let pid = if qos == QoS::AtMostOnce { None } else { Some(r.pid()?) };
     Ok((topic, pid, body.len() - r.buf.len()))
 }

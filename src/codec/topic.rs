@@ -18,6 +18,21 @@ pub fn check_name(topic: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A topic name straight from the wire: the byte rules in one pass, then UTF-8 validity.
+pub(crate) fn name_from_wire(bytes: &[u8]) -> Result<&str, Error> {
+    if bytes.is_empty() {
+        return Err(Error::EmptyTopic);
+    }
+    for &b in bytes {
+        match b {
+            0 => return Err(Error::NullCharacter),
+            b'+' | b'#' => return Err(Error::WildcardInTopicName),
+            _ => {}
+        }
+    }
+    core::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)
+}
+
 /// A subscription filter: `#` only as a whole last level, `+` only as a whole level.
 pub fn check_filter(filter: &str) -> Result<(), Error> {
     if filter.is_empty() {
