@@ -17,7 +17,7 @@
 
 // A larger scratch buffer (for one big publish) is freed once the call is over.
 #ifndef UMQTT_SCRATCH_KEEP
-#define UMQTT_SCRATCH_KEEP (1024)
+#define UMQTT_SCRATCH_KEEP (4096)
 #endif
 
 #define PINGRESP (0xd0)

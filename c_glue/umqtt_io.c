@@ -245,27 +245,6 @@ static uint32_t env_now_ms(void *ctx) {
 /******************************************************************************/
 // Memory for messages and large packets
 
-// Payloads from this size on are checked against the heap's size first
-// (gc_info walks the heap's allocation table: not for every small message).
-#ifndef UMQTT_SINK_CHECK_LEN
-#define UMQTT_SINK_CHECK_LEN (16 * 1024)
-#endif
-
-static bool heap_can_hold(size_t len) {
-    #if MICROPY_ENABLE_GC
-    gc_info_t info;
-    gc_info(&info);
-    size_t total = info.total;
-    #if MICROPY_GC_SPLIT_HEAP_AUTO
-    total += info.max_new_split;
-    #endif
-    return len < total;
-    #else
-    (void)len;
-    return true;
-    #endif
-}
-
 // An incoming message: its topic becomes bytes now, its payload is written by
 // the engine straight into a vstr that becomes the callback's bytes object.
 static uint8_t *env_sink(void *ctx, const uint8_t *topic, size_t topic_len, size_t payload_len) {
@@ -278,17 +257,18 @@ static uint8_t *env_sink(void *ctx, const uint8_t *topic, size_t topic_len, size
     if (nlr_push(&nlr) == 0) {
         self->rx_topic = mp_const_none;
         memset(&self->rx_msg, 0, sizeof(self->rx_msg));
-        if (payload_len >= UMQTT_SINK_CHECK_LEN && !heap_can_hold(payload_len)) {
-            // A length no heap here could hold (broken or hostile): refused
-            // without trying to allocate it.
-            mp_raise_OSError(MP_ENOMEM);
-        }
-        self->rx_topic = mp_obj_new_bytes(topic, topic_len);
         uint8_t *buf = (uint8_t *)self; // any non-NULL pointer for an empty payload
         if (payload_len > 0) {
-            vstr_init_len(&self->rx_msg, payload_len);
-            buf = (uint8_t *)self->rx_msg.buf;
+            // A length the heap cannot hold (broken or hostile) is an OSError,
+            // not a MemoryError: the connection is what went wrong.
+            char *p = m_new_maybe(char, payload_len + 1);
+            if (p == NULL) {
+                mp_raise_OSError(MP_ENOMEM);
+            }
+            self->rx_msg = (vstr_t) { .alloc = payload_len + 1, .len = payload_len, .buf = p, .fixed_buf = false };
+            buf = (uint8_t *)p;
         }
+        self->rx_topic = mp_obj_new_bytes(topic, topic_len);
         nlr_pop();
         return buf;
     }
