@@ -289,3 +289,30 @@ def publish_packet(t, payload, qos=0, pid=0, retain=False, dup=False):
         vh += bytes((pid >> 8, pid & 0xFF))
     first = 0x30 | qos << 1 | (1 if retain else 0) | (8 if dup else 0)
     return bytes((first,)) + rl_bytes(len(vh) + len(payload)) + vh + payload
+
+
+# ---- fault tests: a mosquitto of the test's own, restarted under the client (run: FaultBroker)
+
+
+def fault(op, **kw):
+    return peer("fault_" + op, **kw)
+
+
+def robust_client(port, **kw):
+    # umqtt.robust's client counting its reconnects
+    from umqtt.robust import MQTTClient as Robust
+
+    class Counting(Robust):
+        DELAY = 0.2
+        reconnects = 0
+        errors = []
+
+        def log(self, in_reconnect, e):
+            if len(self.errors) < 400:
+                self.errors.append((in_reconnect, repr(e)))
+
+        def reconnect(self):
+            self.reconnects += 1
+            return super().reconnect()
+
+    return Counting(client_id(), HOST, port, **kw)

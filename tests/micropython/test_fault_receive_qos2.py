@@ -1,0 +1,7 @@
+# @native-only: umqtt.simple 1.8.0 has no QoS 2
+# @timeout: 120
+# @known-bug: issue-6 finding: after restarts the client's set of unreleased inbound QoS 2 ids fills (32) and the session wedges
+# As test_fault_receive.py with a QoS 1 and a QoS 2 stream: QoS 2 messages must arrive exactly once.
+from fault_receive import main
+
+main((1, 2))
