@@ -228,6 +228,7 @@ static mp_obj_t umqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, 
         port = MP_OBJ_NEW_SMALL_INT(mp_obj_is_true(args[ARG_ssl].u_obj) ? 8883 : 1883);
     }
     self->sock = mp_const_none;
+    self->tcp_sock = mp_const_none;
     self->server = args[ARG_server].u_obj;
     self->port = port;
     self->client_id = args[ARG_client_id].u_obj;
@@ -284,6 +285,19 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_set_last_will_obj, 3, umqtt_clien
 // Opens self->sock as umqtt.simple 1.8 does: socket.socket(), settimeout,
 // getaddrinfo, connect, then ssl=True -> ssl.wrap_socket(sock, **ssl_params)
 // or an SSLContext -> ctx.wrap_socket(sock, server_hostname=server).
+// Each packet leaves in one write, so Nagle's algorithm only adds delay: a
+// QoS 1 publish right after a QoS 0 one would wait for the broker's delayed
+// ACK. Ports without the option keep the default (IPPROTO_TCP = 6 and
+// TCP_NODELAY = 1 on POSIX and lwIP alike, for ports that name neither).
+static void set_nodelay(mp_obj_t sock) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t args[3] = { MP_OBJ_NEW_SMALL_INT(6), MP_OBJ_NEW_SMALL_INT(1), MP_OBJ_NEW_SMALL_INT(1) };
+        call_method(sock, MP_QSTR_setsockopt, 3, args);
+        nlr_pop();
+    }
+}
+
 static void open_socket(umqtt_obj_t *self, mp_obj_t timeout) {
     mp_obj_t socket_mod = mp_import_name(MP_QSTR_socket, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
     self->sock = mp_call_function_0(mp_load_attr(socket_mod, MP_QSTR_socket));
@@ -292,6 +306,8 @@ static void open_socket(umqtt_obj_t *self, mp_obj_t timeout) {
     mp_obj_t addr = mp_obj_subscr(mp_obj_subscr(ai, MP_OBJ_NEW_SMALL_INT(0), MP_OBJ_SENTINEL),
         MP_OBJ_NEW_SMALL_INT(-1), MP_OBJ_SENTINEL);
     call_method(self->sock, MP_QSTR_connect, 1, &addr);
+    set_nodelay(self->sock);
+    self->tcp_sock = self->sock;
 
     if (self->ssl == mp_const_true) {
         mp_obj_t ssl_mod = mp_import_name(MP_QSTR_ssl, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
@@ -319,6 +335,9 @@ static void open_socket(umqtt_obj_t *self, mp_obj_t timeout) {
         dest[3] = MP_OBJ_NEW_QSTR(MP_QSTR_server_hostname);
         dest[4] = self->server;
         self->sock = mp_call_method_n_kw(1, 1, dest);
+    }
+    if (self->sock == self->tcp_sock) {
+        self->tcp_sock = mp_const_none;
     }
 }
 
@@ -520,6 +539,7 @@ static void umqtt_client_set_sock(umqtt_obj_t *self, mp_obj_t sock) {
         return;
     }
     self->sock = sock;
+    self->tcp_sock = mp_const_none;
     umqtt_reset(client);
     self->rx_topic = mp_const_none;
     memset(&self->rx_msg, 0, sizeof(self->rx_msg));

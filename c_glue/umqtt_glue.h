@@ -18,6 +18,9 @@ typedef struct _umqtt_obj_t {
     mp_obj_base_t base;
     // umqtt.simple's instance attributes, kept as the objects the user gave.
     mp_obj_t sock;
+    // The TCP socket under a TLS wrapper that connect() made (None otherwise):
+    // its descriptor tells whether sock is blocking and is what poll() waits on.
+    mp_obj_t tcp_sock;
     mp_obj_t server;
     mp_obj_t port;
     mp_obj_t client_id;

@@ -142,11 +142,25 @@ static intptr_t env_write(void *ctx, const uint8_t *buf, size_t len) {
 // Waiting
 
 #if UMQTT_GLUE_POSIX
+static int stream_fd(mp_obj_t obj) {
+    const mp_obj_type_t *type = mp_obj_get_type(obj);
+    if (mp_obj_is_instance_type(type) || !MP_OBJ_TYPE_HAS_SLOT(type, protocol)) {
+        return -1;
+    }
+    const mp_stream_p_t *stream = mp_get_stream(obj);
+    int errcode;
+    mp_uint_t fd = stream->ioctl ? stream->ioctl(obj, MP_STREAM_GET_FILENO, 0, &errcode) : MP_STREAM_ERROR;
+    return fd == MP_STREAM_ERROR ? -1 : (int)fd;
+}
+
+// The socket's descriptor, or that of the TCP socket under our TLS wrapper
+// (setblocking on the wrapper reaches it, and its readiness bounds the wait).
 static int call_fd(umqtt_call_t *call) {
     if (call->fd == -2) {
-        int errcode;
-        mp_uint_t fd = call->stream->ioctl(call->sock, MP_STREAM_GET_FILENO, 0, &errcode);
-        call->fd = fd == MP_STREAM_ERROR ? -1 : (int)fd;
+        call->fd = stream_fd(call->sock);
+        if (call->fd < 0 && call->self->tcp_sock != mp_const_none) {
+            call->fd = stream_fd(call->self->tcp_sock);
+        }
     }
     return call->fd;
 }

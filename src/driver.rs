@@ -249,6 +249,14 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     fn await_connack<T: Transport>(&mut self, io: &mut T) -> Result<bool, Error<T::Error>> {
         let start = io.now_ms();
         loop {
+            if let Some(header) = codec::parse_fixed_header(buffered!(self))? {
+                if header.kind != PacketType::Connack {
+                    return Err(Error::Protocol("first packet from the broker is not CONNACK"));
+                }
+                if header.remaining_len != 2 {
+                    return Err(Error::Protocol("CONNACK remaining length is not 2"));
+                }
+            }
             if let Some((packet, used)) = codec::decode(buffered!(self))? {
                 self.rx_start += used;
                 let Packet::Connack(ack) = packet else {
@@ -259,10 +267,6 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
                     return Err(Error::Refused(ack.code as u8));
                 }
                 return Ok(ack.session_present);
-            }
-            if self.rx_end - self.rx_start >= 4 {
-                // A CONNACK is 4 bytes; anything longer that is still incomplete is wrong.
-                return Err(Error::Protocol("first packet from the broker is not CONNACK"));
             }
             let wait = self.remaining_timeout(io, start)?;
             if io.wait(false, wait).map_err(Error::Io)? {

@@ -7,7 +7,8 @@ use heapless::Vec;
 
 /// Operations that may await acknowledgement at once (nesting depth of callbacks that publish).
 pub const MAX_OUTBOUND: usize = 8;
-/// Inbound QoS 2 messages received but not yet released (PUBREL) by the broker.
+/// Inbound QoS 2 messages received but not yet released (PUBREL) by the broker; beyond
+/// this the oldest id is forgotten (a duplicate of it would then be delivered again).
 pub const MAX_INBOUND_QOS2: usize = 32;
 
 /// Where an operation this client started stands.
@@ -39,8 +40,6 @@ pub enum SessionError {
     WrongAck,
     /// Too many operations await acknowledgement.
     Busy,
-    /// Too many inbound QoS 2 messages unreleased.
-    InboundFull,
 }
 
 impl SessionError {
@@ -49,7 +48,6 @@ impl SessionError {
             SessionError::Unexpected(m) => m,
             SessionError::WrongAck => "acknowledgement of the wrong kind for a packet id in flight",
             SessionError::Busy => "too many operations awaiting acknowledgement",
-            SessionError::InboundFull => "too many unreleased QoS 2 messages from the broker",
         }
     }
 }
@@ -254,7 +252,15 @@ impl Session {
             (QoS::ExactlyOnce, Some(pid)) => {
                 let seen = self.inbound_qos2.contains(&pid);
                 if !seen {
-                    self.inbound_qos2.push(pid).map_err(|_| SessionError::InboundFull)?;
+                    // A broker resuming a session may send more than fit before any PUBREL:
+                    // forget the oldest rather than refuse (refusing wedges the session,
+                    // as the same burst comes again after every reconnect).
+                    if self.inbound_qos2.is_full() {
+                        if let Some(oldest) = self.inbound_qos2.first().copied() {
+                            self.inbound_qos2.retain(|p| *p != oldest);
+                        }
+                    }
+                    let _ = self.inbound_qos2.push(pid);
                 }
                 Inbound { deliver: !seen, ack: Some(Reply::Pubrec(pid)) }
             }

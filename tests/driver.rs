@@ -882,3 +882,25 @@ fn topic_longer_than_rx_is_skipped_and_the_connection_stays() {
     assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 4);
     assert_eq!(sink.messages, vec![("short".into(), b"next".to_vec())]);
 }
+
+#[test]
+fn inbound_qos2_beyond_capacity_forgets_the_oldest_instead_of_failing() {
+    use umqtt_native::session::{Session, MAX_INBOUND_QOS2};
+    let mut s = Session::new();
+    for n in 1..=MAX_INBOUND_QOS2 as u16 + 1 {
+        assert!(s.on_publish(QoS::ExactlyOnce, Some(pid(n))).unwrap().deliver, "id {n}");
+    }
+    // The newest MAX_INBOUND_QOS2 ids are still recognised as duplicates; id 1 was forgotten.
+    assert!(!s.on_publish(QoS::ExactlyOnce, Some(pid(2))).unwrap().deliver);
+    assert!(!s.on_publish(QoS::ExactlyOnce, Some(pid(MAX_INBOUND_QOS2 as u16 + 1))).unwrap().deliver);
+    assert!(s.on_publish(QoS::ExactlyOnce, Some(pid(1))).unwrap().deliver);
+}
+
+#[test]
+fn connack_of_the_wrong_length_is_named() {
+    let mut io = ScriptedTransport::new();
+    io.push(&h("20 03 00 00 00"));
+    let mut c: Box<Client<64, 64>> = Box::new(Client::new());
+    let err = c.connect(&mut io, &options(0, Some(1000)), None).unwrap_err();
+    assert_eq!(err, Error::Protocol("CONNACK remaining length is not 2"));
+}

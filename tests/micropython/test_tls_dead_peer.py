@@ -1,5 +1,4 @@
 # @native-only: umqtt.simple 1.8.0 sends no PINGREQ: a frozen broker blocks it for ever
-# @known-bug: issue-6 finding: over TLS, wait_msg() with keepalive blocks for ever on a frozen broker
 # @timeout: 15
 # As test_dead_peer_plain.py over TLS (the test's own mosquitto with a TLS listener and the
 # runner's CA): a frozen broker must give OSError within the keepalive window, not a hang.
