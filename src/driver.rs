@@ -214,7 +214,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         if let Some(will) = &options.will {
             codec::topic::check_name(will.topic).map_err(|_| Error::InvalidArgument("will topic must be a non-empty topic without wildcards"))?;
         }
-        if options.client_id.contains('\0') || options.username.is_some_and(|u| u.contains('\0')) {
+        if codec::has_nul(options.client_id.as_bytes()) || options.username.is_some_and(|u| codec::has_nul(u.as_bytes())) {
             return Err(Error::InvalidArgument("client_id and user must not contain U+0000"));
         }
         if options.password.is_some() && options.username.is_none() {
@@ -257,8 +257,10 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
                     return Err(Error::Protocol("CONNACK remaining length is not 2"));
                 }
             }
-            if let Some((packet, used)) = codec::decode(buffered!(self))? {
-                self.rx_start += used;
+            let ready = codec::parse_fixed_header(buffered!(self))?.and_then(|h| Some((h, buffered!(self).get(h.header_len..h.packet_len())?)));
+            if let Some((header, body)) = ready {
+                let packet = codec::decode_from_broker(header, body)?;
+                self.rx_start += header.packet_len();
                 let Packet::Connack(ack) = packet else {
                     return Err(Error::Protocol("first packet from the broker is not CONNACK"));
                 };
@@ -475,7 +477,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         let Some(body) = buffered.get(header.header_len..header.packet_len()) else {
             return Ok(None);
         };
-        let packet = codec::decode_body(header, body)?;
+        let packet = codec::decode_from_broker(header, body)?;
         self.session.on_received();
         let reply = self.session.on_control(&packet)?;
         if header.kind == PacketType::Connack {

@@ -49,9 +49,21 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Packet<'_>, usize)>, Error> {
 
 /// Decodes a packet body (exactly `header.remaining_len` bytes).
 pub fn decode_body(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, Error> {
+    match header.kind {
+        PacketType::Connect | PacketType::Subscribe | PacketType::Unsubscribe | PacketType::Pingreq | PacketType::Disconnect => {
+            decode_to_broker(header, body)
+        }
+        _ => decode_from_broker(header, body),
+    }
+}
+
+/// Decodes a packet a broker may send to a client (what a client's driver reads).
+/// The others only ever travel to a broker: kept apart, their decoders stay out
+/// of a client's firmware.
+#[inline(never)] // two callers in the driver: one copy
+pub fn decode_from_broker(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, Error> {
     let mut r = Reader { buf: body };
     let packet = match header.kind {
-        PacketType::Connect => Packet::Connect(connect(&mut r)?),
         PacketType::Connack => {
             let flags = r.u8()?;
             if flags & !1 != 0 {
@@ -70,16 +82,6 @@ pub fn decode_body(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, Error
         PacketType::Pubrel => Packet::Pubrel(r.pid()?),
         PacketType::Pubcomp => Packet::Pubcomp(r.pid()?),
         PacketType::Unsuback => Packet::Unsuback(r.pid()?),
-        PacketType::Subscribe => {
-            let pid = r.pid()?;
-            let wire = filter_list(&mut r, true)?;
-            Packet::Subscribe(Subscribe { pid, filters: Filters::Wire(wire) })
-        }
-        PacketType::Unsubscribe => {
-            let pid = r.pid()?;
-            let wire = filter_list(&mut r, false)?;
-            Packet::Unsubscribe(Unsubscribe { pid, filters: Filters::Wire(wire) })
-        }
         PacketType::Suback => {
             let pid = r.pid()?;
             let codes = core::mem::take(&mut r.buf);
@@ -91,9 +93,33 @@ pub fn decode_body(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, Error
             }
             Packet::Suback(Suback { pid, codes })
         }
-        PacketType::Pingreq => Packet::Pingreq,
         PacketType::Pingresp => Packet::Pingresp,
+        PacketType::Connect | PacketType::Subscribe | PacketType::Unsubscribe | PacketType::Pingreq | PacketType::Disconnect => {
+            return Err(Error::NotFromBroker)
+        }
+    };
+    r.finish()?;
+    Ok(packet)
+}
+
+/// Decodes a packet only a client sends (what a broker reads).
+fn decode_to_broker(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, Error> {
+    let mut r = Reader { buf: body };
+    let packet = match header.kind {
+        PacketType::Connect => Packet::Connect(connect(&mut r)?),
+        PacketType::Subscribe => {
+            let pid = r.pid()?;
+            let wire = filter_list(&mut r, true)?;
+            Packet::Subscribe(Subscribe { pid, filters: Filters::Wire(wire) })
+        }
+        PacketType::Unsubscribe => {
+            let pid = r.pid()?;
+            let wire = filter_list(&mut r, false)?;
+            Packet::Unsubscribe(Unsubscribe { pid, filters: Filters::Wire(wire) })
+        }
+        PacketType::Pingreq => Packet::Pingreq,
         PacketType::Disconnect => Packet::Disconnect,
+        _ => return decode_from_broker(header, body),
     };
     r.finish()?;
     Ok(packet)

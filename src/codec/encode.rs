@@ -41,7 +41,7 @@ impl Packet<'_> {
     pub fn remaining_len(&self) -> Result<usize, Error> {
         let len = match self {
             Packet::Connect(c) => {
-                if c.client_id.contains('\0') || c.username.is_some_and(|u| u.contains('\0')) {
+                if has_nul(c.client_id.as_bytes()) || c.username.is_some_and(|u| has_nul(u.as_bytes())) {
                     return Err(Error::NullCharacter);
                 }
                 let mut n = 10 + string_len(c.client_id.as_bytes())?;

@@ -2,6 +2,7 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
     ReservedPacketType,
+    NotFromBroker,
     InvalidHeaderFlags,
     InvalidQos,
     DupWithQos0,
@@ -33,6 +34,7 @@ impl Error {
     pub const fn message(self) -> &'static str {
         match self {
             Error::ReservedPacketType => "reserved packet type",
+            Error::NotFromBroker => "packet a broker never sends to a client",
             Error::InvalidHeaderFlags => "invalid fixed header flags for packet type",
             Error::InvalidQos => "invalid QoS (3)",
             Error::DupWithQos0 => "DUP flag set on a QoS 0 PUBLISH",

@@ -10,7 +10,7 @@ mod packet;
 pub mod topic;
 pub mod varint;
 
-pub use decode::{decode, decode_body, parse_fixed_header, FixedHeader};
+pub use decode::{decode, decode_body, decode_from_broker, parse_fixed_header, FixedHeader};
 pub use error::Error;
 pub use packet::*;
 

@@ -314,10 +314,16 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Whether a string holds U+0000, which MQTT forbids (a plain loop: no memchr in the firmware).
+#[allow(clippy::manual_contains)] // contains() pulls memchr into the firmware
+pub fn has_nul(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b == 0)
+}
+
 /// A UTF-8 string as MQTT allows it: valid and without U+0000.
 pub fn utf8(bytes: &[u8]) -> Result<&str, Error> {
     let s = core::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?;
-    if bytes.contains(&0) {
+    if has_nul(bytes) {
         return Err(Error::NullCharacter);
     }
     Ok(s)

@@ -38,7 +38,7 @@ pub fn check_filter(filter: &str) -> Result<(), Error> {
     if filter.is_empty() {
         return Err(Error::EmptyTopic);
     }
-    if filter.contains('\0') {
+    if super::has_nul(filter.as_bytes()) {
         return Err(Error::NullCharacter);
     }
     // A wildcard must fill its level: the bytes either side are '/' or an end.
