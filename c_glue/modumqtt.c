@@ -259,25 +259,27 @@ static mp_obj_t umqtt_client_set_callback(mp_obj_t self_in, mp_obj_t f) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(umqtt_client_set_callback_obj, umqtt_client_set_callback);
 
+// set_last_will and publish take the same arguments: (topic, msg, retain=False, qos=0).
+enum { MSG_ARG_topic, MSG_ARG_msg, MSG_ARG_retain, MSG_ARG_qos };
+static const mp_arg_t message_args[] = {
+    { MP_QSTR_topic, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    { MP_QSTR_msg, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+    { MP_QSTR_retain, MP_ARG_OBJ, {.u_obj = mp_const_false} },
+    { MP_QSTR_qos, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
+};
+
 static mp_obj_t umqtt_client_set_last_will(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_topic, ARG_msg, ARG_retain, ARG_qos };
-    static const mp_arg_t allowed_args[] = {
-        { MP_QSTR_topic, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
-        { MP_QSTR_msg, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
-        { MP_QSTR_retain, MP_ARG_OBJ, {.u_obj = mp_const_false} },
-        { MP_QSTR_qos, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
-    };
     umqtt_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
-    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
-    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
-    qos_arg(args[ARG_qos].u_obj);
-    if (!mp_obj_is_true(args[ARG_topic].u_obj)) {
+    mp_arg_val_t args[MP_ARRAY_SIZE(message_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(message_args), message_args, args);
+    qos_arg(args[MSG_ARG_qos].u_obj);
+    if (!mp_obj_is_true(args[MSG_ARG_topic].u_obj)) {
         mp_raise_ValueError(MP_ERROR_TEXT("topic must not be empty"));
     }
-    self->lw_topic = args[ARG_topic].u_obj;
-    self->lw_msg = args[ARG_msg].u_obj;
-    self->lw_qos = args[ARG_qos].u_obj;
-    self->lw_retain = args[ARG_retain].u_obj;
+    self->lw_topic = args[MSG_ARG_topic].u_obj;
+    self->lw_msg = args[MSG_ARG_msg].u_obj;
+    self->lw_qos = args[MSG_ARG_qos].u_obj;
+    self->lw_retain = args[MSG_ARG_retain].u_obj;
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_set_last_will_obj, 3, umqtt_client_set_last_will);
@@ -414,24 +416,17 @@ static mp_obj_t umqtt_client_ping(mp_obj_t self_in) {
 static MP_DEFINE_CONST_FUN_OBJ_1(umqtt_client_ping_obj, umqtt_client_ping);
 
 static mp_obj_t umqtt_client_publish(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_topic, ARG_msg, ARG_retain, ARG_qos };
-    static const mp_arg_t allowed_args[] = {
-        { MP_QSTR_topic, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
-        { MP_QSTR_msg, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
-        { MP_QSTR_retain, MP_ARG_OBJ, {.u_obj = mp_const_false} },
-        { MP_QSTR_qos, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
-    };
     umqtt_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
-    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
-    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
-    uint8_t qos = qos_arg(args[ARG_qos].u_obj);
-    umqtt_bytes_t topic = bytes_of(args[ARG_topic].u_obj);
-    umqtt_bytes_t msg = bytes_of(args[ARG_msg].u_obj);
+    mp_arg_val_t args[MP_ARRAY_SIZE(message_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(message_args), message_args, args);
+    uint8_t qos = qos_arg(args[MSG_ARG_qos].u_obj);
+    umqtt_bytes_t topic = bytes_of(args[MSG_ARG_topic].u_obj);
+    umqtt_bytes_t msg = bytes_of(args[MSG_ARG_msg].u_obj);
 
     umqtt_call_t call;
     umqtt_env_t env;
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    int32_t ticket = finish(&call, umqtt_publish(client, &env, topic, msg, qos, mp_obj_is_true(args[ARG_retain].u_obj)));
+    int32_t ticket = finish(&call, umqtt_publish(client, &env, topic, msg, qos, mp_obj_is_true(args[MSG_ARG_retain].u_obj)));
     if (ticket > 0) {
         await_ticket(self, ticket);
     }
