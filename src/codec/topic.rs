@@ -43,7 +43,7 @@ fn maybe_special(bytes: &[u8]) -> bool {
     // For an ASCII byte x, x - 1 sets bit 7 only when x == 0; '#' (0x23) and '+' (0x2B) differ
     // in bit 3 alone, so (x | 0x08) ^ 0x2B is 0 for both and (that - 1) sets bit 7. A non-ASCII
     // byte sets bit 7 itself.
-    let flag = |w: usize| w | w.wrapping_sub(ONES) | ((w | ONES * 0x08) ^ (ONES * 0x2B)).wrapping_sub(ONES);
+    let flag = |w: usize| w | w.wrapping_sub(ONES) | ((w | (ONES * 0x08)) ^ (ONES * 0x2B)).wrapping_sub(ONES);
     let word = |c: &[u8]| usize::from_le_bytes(c.try_into().unwrap_or([0; WORD]));
     let Some(last) = bytes.len().checked_sub(WORD).and_then(|at| bytes.get(at..)) else {
         return scan(bytes) != (false, false);
