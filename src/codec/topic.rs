@@ -132,7 +132,7 @@ mod tests {
                         x ^= x << 13;
                         x ^= x >> 17;
                         x ^= x << 5;
-                        if x % 4 == 0 { alphabet[(x >> 8) as usize % alphabet.len()] } else { b'a' + (x >> 16) as u8 % 26 }
+                        if x.is_multiple_of(4) { alphabet[(x >> 8) as usize % alphabet.len()] } else { b'a' + (x >> 16) as u8 % 26 }
                     })
                     .collect();
                 if scan(&v) != (false, false) {
