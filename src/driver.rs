@@ -479,10 +479,8 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         };
         let packet = codec::decode_from_broker(header, body)?;
         self.session.on_received();
+        // A CONNACK here (the connection is open) is refused by the session.
         let reply = self.session.on_control(&packet)?;
-        if header.kind == PacketType::Connack {
-            return Err(Error::Protocol("CONNACK on an open connection"));
-        }
         self.rx_start += header.packet_len();
         if let Some(reply) = reply {
             self.send(io, &reply.packet(), None)?;
