@@ -296,11 +296,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         })?;
         let pid = match session::first_ack(qos) {
             None => None,
-            Some(state) => {
-                let pid = self.session.next_pid()?;
-                self.session.track(pid, state)?;
-                Some(pid)
-            }
+            Some(state) => Some(self.session.start(state)?),
         };
         let packet = Packet::Publish(Publish { dup: false, qos, retain, topic, pid, payload });
         self.send_tracked(io, &packet, pid, scratch)?;
@@ -311,8 +307,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     pub fn subscribe<T: Transport>(&mut self, io: &mut T, filter: &str, qos: QoS) -> Result<PacketId, Error<T::Error>> {
         self.check_connected()?;
         check_filter_arg(filter)?;
-        let pid = self.session.next_pid()?;
-        self.session.track(pid, Pending::Suback)?;
+        let pid = self.session.start(Pending::Suback)?;
         let subs = [Subscription { filter, qos }];
         let packet = Packet::Subscribe(Subscribe { pid, filters: Filters::List(&subs) });
         self.send_tracked(io, &packet, Some(pid), None)?;
@@ -323,8 +318,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     pub fn unsubscribe<T: Transport>(&mut self, io: &mut T, filter: &str) -> Result<PacketId, Error<T::Error>> {
         self.check_connected()?;
         check_filter_arg(filter)?;
-        let pid = self.session.next_pid()?;
-        self.session.track(pid, Pending::Unsuback)?;
+        let pid = self.session.start(Pending::Unsuback)?;
         let filters = [filter];
         let packet = Packet::Unsubscribe(Unsubscribe { pid, filters: Filters::List(&filters) });
         self.send_tracked(io, &packet, Some(pid), None)?;

@@ -170,6 +170,13 @@ impl Session {
         }
     }
 
+    /// A fresh packet id for an operation about to be sent that will await `state`.
+    pub fn start(&mut self, state: Pending) -> Result<PacketId, SessionError> {
+        let pid = self.next_pid()?;
+        self.track(pid, state)?;
+        Ok(pid)
+    }
+
     /// Records an operation sent with `pid` that awaits `state`.
     pub fn track(&mut self, pid: PacketId, state: Pending) -> Result<(), SessionError> {
         self.reap();
