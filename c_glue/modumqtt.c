@@ -166,15 +166,19 @@ static void deliver(umqtt_obj_t *self, const umqtt_event_t *event) {
     mp_call_function_2(self->cb, topic, msg);
 }
 
-// Waits for the acknowledgement of ticket, delivering messages meanwhile.
-static void await_ticket(umqtt_obj_t *self, int32_t ticket) {
+// Waits for the acknowledgement of *ticket, delivering messages meanwhile. The
+// ticket is read each round: a callback that reconnects may renew it (0: lost).
+static void await_ticket(umqtt_obj_t *self, const int32_t *ticket) {
     umqtt_client_t *client = umqtt_glue_client(self);
     for (;;) {
+        if (*ticket <= 0) {
+            mp_raise_OSError(MP_ENOTCONN);
+        }
         umqtt_call_t call;
         umqtt_env_t env;
         umqtt_event_t event;
         umqtt_glue_env(&call, &env, self, UMQTT_GLUE_OTHER);
-        int32_t rc = umqtt_await(client, &env, ticket, &event);
+        int32_t rc = umqtt_await(client, &env, *ticket, &event);
         nlr_buf_t nlr;
         if (nlr_push(&nlr) == 0) {
             finish(&call, rc);
@@ -184,12 +188,86 @@ static void await_ticket(umqtt_obj_t *self, int32_t ticket) {
             nlr_pop();
         } else {
             // Nobody waits any more; the engine still consumes the acknowledgement.
-            umqtt_abandon(client, ticket);
+            umqtt_abandon(client, *ticket);
             nlr_jump(nlr.ret_val);
         }
         if (rc == UMQTT_DONE) {
             return;
         }
+    }
+}
+
+// Awaits a publish; if the connection fails under it, keeps it for connect().
+static void await_publish(umqtt_obj_t *self, umqtt_unfinished_t *pub) {
+    pub->outer = self->publishing;
+    self->publishing = pub;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        await_ticket(self, &pub->ticket);
+        nlr_pop();
+        self->publishing = pub->outer;
+    } else {
+        self->publishing = pub->outer;
+        if (!umqtt_is_connected(umqtt_glue_client(self))) {
+            self->failed = *pub;
+            self->failed.outer = NULL;
+        }
+        nlr_jump(nlr.ret_val);
+    }
+}
+
+static void publish_unfinished(umqtt_obj_t *self, umqtt_unfinished_t *pub, bool resume) {
+    umqtt_call_t call;
+    umqtt_env_t env;
+    umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
+    umqtt_bytes_t topic = bytes_of(pub->topic);
+    umqtt_bytes_t msg = bytes_of(pub->msg);
+    pub->ticket = finish(&call, resume
+        ? umqtt_resume(client, &env, pub->ticket, topic, msg, pub->retain)
+        : umqtt_publish(client, &env, topic, msg, pub->qos, pub->retain));
+}
+
+// After CONNACK: the unfinished publishes (those still awaited further down the
+// stack, and the last one that failed) go out again, under their own packet
+// ids if the broker kept the session (MQTT 3.1.1 4.4: no QoS 2 duplicate), as
+// new messages if it did not. The failed one is awaited here, its caller being
+// gone; publish() then absorbs umqtt.robust's retry of it.
+static void finish_unfinished(umqtt_obj_t *self, bool clean_session) {
+    umqtt_unfinished_t retry = self->failed;
+    if (clean_session) {
+        self->failed.topic = MP_OBJ_NULL;
+        retry.topic = MP_OBJ_NULL;
+    } else if (retry.done) {
+        retry.topic = MP_OBJ_NULL; // finished by an earlier connect(); its retry is still to come
+    } else {
+        self->failed.topic = MP_OBJ_NULL;
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        for (int resume = 1; resume >= 0; --resume) {
+            // All resumes first: any other call makes the engine forget the rest.
+            for (umqtt_unfinished_t *p = self->publishing; p != NULL; p = p->outer) {
+                if (clean_session) {
+                    p->ticket = 0;
+                } else if (resume ? p->ticket > 0 : p->ticket == 0) {
+                    publish_unfinished(self, p, resume);
+                }
+            }
+            if (retry.topic != MP_OBJ_NULL && (resume ? retry.ticket > 0 : retry.ticket == 0)) {
+                publish_unfinished(self, &retry, resume);
+            }
+        }
+        nlr_pop();
+    } else {
+        if (retry.topic != MP_OBJ_NULL) {
+            self->failed = retry;
+        }
+        nlr_jump(nlr.ret_val);
+    }
+    if (retry.topic != MP_OBJ_NULL) {
+        await_publish(self, &retry);
+        self->failed = retry;
+        self->failed.done = true;
     }
 }
 
@@ -244,6 +322,8 @@ static mp_obj_t umqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, 
     self->lw_retain = mp_const_false;
     self->rx_topic = mp_const_none;
     memset(&self->rx_msg, 0, sizeof(self->rx_msg));
+    self->publishing = NULL;
+    self->failed.topic = MP_OBJ_NULL;
     self->scratch = NULL;
     self->scratch_len = 0;
     if (umqtt_client_init(umqtt_glue_client(self), umqtt_client_size()) != UMQTT_DONE) {
@@ -388,7 +468,9 @@ static mp_obj_t umqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp
     umqtt_call_t call;
     umqtt_env_t env;
     begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    return MP_OBJ_NEW_SMALL_INT(finish(&call, umqtt_connect(client, &env, &options)));
+    int32_t session_present = finish(&call, umqtt_connect(client, &env, &options));
+    finish_unfinished(self, options.clean_session);
+    return MP_OBJ_NEW_SMALL_INT(session_present);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_connect_obj, 1, umqtt_client_connect);
 
@@ -419,16 +501,31 @@ static mp_obj_t umqtt_client_publish(size_t n_args, const mp_obj_t *pos_args, mp
     umqtt_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
     mp_arg_val_t args[MP_ARRAY_SIZE(message_args)];
     mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(message_args), message_args, args);
-    uint8_t qos = qos_arg(args[MSG_ARG_qos].u_obj);
-    umqtt_bytes_t topic = bytes_of(args[MSG_ARG_topic].u_obj);
-    umqtt_bytes_t msg = bytes_of(args[MSG_ARG_msg].u_obj);
+    umqtt_unfinished_t pub = {
+        .topic = args[MSG_ARG_topic].u_obj,
+        .msg = args[MSG_ARG_msg].u_obj,
+        .qos = qos_arg(args[MSG_ARG_qos].u_obj),
+        .retain = mp_obj_is_true(args[MSG_ARG_retain].u_obj),
+    };
+    umqtt_bytes_t topic = bytes_of(pub.topic);
+    umqtt_bytes_t msg = bytes_of(pub.msg);
 
     umqtt_call_t call;
     umqtt_env_t env;
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    int32_t ticket = finish(&call, umqtt_publish(client, &env, topic, msg, qos, mp_obj_is_true(args[MSG_ARG_retain].u_obj)));
-    if (ticket > 0) {
-        await_ticket(self, ticket);
+    if (self->failed.topic != MP_OBJ_NULL && umqtt_is_connected(client)) {
+        umqtt_unfinished_t *f = &self->failed;
+        bool retried = f->done && f->qos == pub.qos && f->retain == pub.retain
+            && mp_obj_equal(f->topic, pub.topic) && mp_obj_equal(f->msg, pub.msg);
+        f->topic = MP_OBJ_NULL;
+        if (retried) {
+            // connect() already delivered the message whose publish() failed.
+            return mp_const_none;
+        }
+    }
+    pub.ticket = finish(&call, umqtt_publish(client, &env, topic, msg, pub.qos, pub.retain));
+    if (pub.ticket > 0) {
+        await_publish(self, &pub);
     }
     return mp_const_none;
 }
@@ -453,7 +550,8 @@ static mp_obj_t umqtt_client_subscribe(size_t n_args, const mp_obj_t *pos_args, 
     umqtt_call_t call;
     umqtt_env_t env;
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    await_ticket(self, finish(&call, umqtt_subscribe(client, &env, topic, qos)));
+    int32_t ticket = finish(&call, umqtt_subscribe(client, &env, topic, qos));
+    await_ticket(self, &ticket);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_subscribe_obj, 2, umqtt_client_subscribe);
@@ -464,7 +562,8 @@ static mp_obj_t umqtt_client_unsubscribe(mp_obj_t self_in, mp_obj_t topic_in) {
     umqtt_call_t call;
     umqtt_env_t env;
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    await_ticket(self, finish(&call, umqtt_unsubscribe(client, &env, topic)));
+    int32_t ticket = finish(&call, umqtt_unsubscribe(client, &env, topic));
+    await_ticket(self, &ticket);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(umqtt_client_unsubscribe_obj, umqtt_client_unsubscribe);

@@ -11,6 +11,18 @@
 #include "py/stream.h"
 #include "umqtt_native.h"
 
+// A QoS 1/2 publish not acknowledged yet: what connect() sends again (same
+// packet id) when the broker resumes the session, or afresh when it does not.
+typedef struct _umqtt_unfinished_t {
+    mp_obj_t topic; // MP_OBJ_NULL: no such publish
+    mp_obj_t msg;
+    int32_t ticket; // the engine's; 0: none there (it never left whole)
+    uint8_t qos;
+    bool retain;
+    bool done; // connect() completed it after its publish() had failed
+    struct _umqtt_unfinished_t *outer; // the publish() further down the C stack
+} umqtt_unfinished_t;
+
 // An MQTTClient. Everything the engine touches between calls is in here, so
 // the GC sees it: the engine's own state lives in mem[], and the message being
 // received (whose payload may arrive over several check_msg calls) is rx_*.
@@ -37,6 +49,11 @@ typedef struct _umqtt_obj_t {
     // Topic and payload of the incoming message the sink callback started.
     mp_obj_t rx_topic;
     vstr_t rx_msg;
+    // The publish() calls awaiting acknowledgement, innermost first (on the C
+    // stack: a callback may publish while an outer publish waits).
+    umqtt_unfinished_t *publishing;
+    // The last publish() that failed with the connection: connect() finishes it.
+    umqtt_unfinished_t failed;
     // Room for an outgoing packet larger than the engine's transmit buffer.
     byte *scratch;
     size_t scratch_len;

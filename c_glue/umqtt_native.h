@@ -149,6 +149,16 @@ int32_t umqtt_adopt(umqtt_client_t *client, const umqtt_env_t *env, uint16_t kee
 /* Send PUBLISH. Returns 0 at QoS 0, else a ticket (> 0) for umqtt_await. */
 int32_t umqtt_publish(umqtt_client_t *client, const umqtt_env_t *env, umqtt_bytes_t topic,
     umqtt_bytes_t payload, uint8_t qos, uint8_t retain);
+/* After umqtt_connect returned 1 (clean_session == 0 and the broker kept the
+ * session), take up the unfinished QoS 1/2 publish `ticket` of an earlier
+ * connection under the same packet id, as MQTT 3.1.1 4.4 asks: PUBLISH again
+ * with DUP=1 while unacknowledged, PUBREL once PUBREC came, nothing if it has
+ * completed. topic, payload and retain must be the original ones. Returns the
+ * ticket (await it as before), or 0 when there is no such publish (it never
+ * left whole, or the session is new): publish it again. Unfinished publishes
+ * not resumed before any other call on the client are forgotten. */
+int32_t umqtt_resume(umqtt_client_t *client, const umqtt_env_t *env, int32_t ticket,
+    umqtt_bytes_t topic, umqtt_bytes_t payload, uint8_t retain);
 /* Send SUBSCRIBE for one filter. Returns a ticket for umqtt_await. */
 int32_t umqtt_subscribe(umqtt_client_t *client, const umqtt_env_t *env, umqtt_bytes_t filter,
     uint8_t qos);

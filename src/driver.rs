@@ -221,7 +221,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             return Err(Error::InvalidArgument("password needs a user name"));
         }
         let now = io.now_ms();
-        self.session.begin_connect(options.keepalive_s, now);
+        self.session.begin_connect(options.keepalive_s, options.clean_session, now);
         let packet = Packet::Connect(Connect {
             client_id: options.client_id,
             keepalive: options.keepalive_s,
@@ -242,7 +242,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         self.reset();
         self.timeout_ms = None;
         let now = io.now_ms();
-        self.session.begin_connect(keepalive_s, now);
+        self.session.begin_connect(keepalive_s, true, now);
         self.session.on_connack(codec::ConnectReturnCode::Accepted, false);
     }
 
@@ -277,6 +277,33 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         }
     }
 
+    /// After a [`Client::connect`] that resumed a session (returned true), takes up
+    /// the unfinished QoS 1/2 publish `pid` of an earlier connection under the same
+    /// id: PUBLISH again with DUP=1 while unacknowledged, PUBREL once PUBREC came,
+    /// nothing if it completed. Await it with [`Client::await_ack`] as before.
+    /// `Ok(false)`: no such publish (it never left whole, or the session is new):
+    /// publish it again. Unfinished publishes not resumed before any other call are forgotten.
+    pub fn resume<T: Transport>(
+        &mut self,
+        io: &mut T,
+        pid: PacketId,
+        topic: &str,
+        payload: &[u8],
+        retain: bool,
+        scratch: Option<&mut [u8]>,
+    ) -> Result<bool, Error<T::Error>> {
+        self.check_connected()?;
+        let qos = match self.session.resume(pid) {
+            None => return Ok(false),
+            Some(Pending::Done(_)) => return Ok(true),
+            Some(Pending::Pubcomp) => return self.send(io, &Packet::Pubrel(pid), None).map(|_| true),
+            Some(Pending::Puback) => QoS::AtLeastOnce,
+            Some(_) => QoS::ExactlyOnce,
+        };
+        let packet = Packet::Publish(Publish { dup: true, qos, retain, topic, pid: Some(pid), payload });
+        self.send(io, &packet, scratch).map(|_| true)
+    }
+
     /// Publishes a message. At QoS 0 returns None; otherwise the packet id to
     /// pass to [`Client::await_ack`]. `scratch` serves packets bigger than TX.
     pub fn publish<T: Transport>(
@@ -289,6 +316,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         scratch: Option<&mut [u8]>,
     ) -> Result<Option<PacketId>, Error<T::Error>> {
         self.check_connected()?;
+        self.session.drop_unsent();
         codec::topic::check_name(topic).map_err(|e| match e {
             CodecError::EmptyTopic => Error::InvalidArgument("topic must not be empty"),
             CodecError::NullCharacter => Error::InvalidArgument("topic must not contain U+0000"),
@@ -306,6 +334,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// Sends SUBSCRIBE for one filter; returns the packet id to await.
     pub fn subscribe<T: Transport>(&mut self, io: &mut T, filter: &str, qos: QoS) -> Result<PacketId, Error<T::Error>> {
         self.check_connected()?;
+        self.session.drop_unsent();
         check_filter_arg(filter)?;
         let pid = self.session.start(Pending::Suback)?;
         let subs = [Subscription { filter, qos }];
@@ -317,6 +346,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// Sends UNSUBSCRIBE for one filter; returns the packet id to await.
     pub fn unsubscribe<T: Transport>(&mut self, io: &mut T, filter: &str) -> Result<PacketId, Error<T::Error>> {
         self.check_connected()?;
+        self.session.drop_unsent();
         check_filter_arg(filter)?;
         let pid = self.session.start(Pending::Unsuback)?;
         let filters = [filter];
@@ -344,6 +374,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
 
     /// Waits until the operation `pid` is acknowledged, delivering messages that arrive meanwhile.
     pub fn await_ack<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, pid: PacketId) -> Result<Awaited, Error<T::Error>> {
+        self.session.drop_unsent();
         loop {
             match self.session.take_done(pid) {
                 Some(0x80) => return Err(Error::SubscribeFailed),
@@ -368,6 +399,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// mode or on a non-blocking socket without keepalive, nothing is there (None).
     pub fn wait_msg<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, mode: Mode) -> Result<Option<Event>, Error<T::Error>> {
         self.check_connected()?;
+        self.session.drop_unsent();
         self.pump(io, sink, mode)
     }
 

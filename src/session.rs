@@ -23,12 +23,21 @@ pub enum Pending {
     Done(u8),
 }
 
+impl Pending {
+    /// A QoS 1/2 publish flow not yet complete: what a resumed session must send again.
+    const fn is_unfinished_publish(self) -> bool {
+        matches!(self, Pending::Puback | Pending::Pubrec | Pending::Pubcomp)
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Outbound {
     pid: PacketId,
     state: Pending,
     /// Nobody waits for it any more; drop it when it completes.
     abandoned: bool,
+    /// An unfinished publish of an earlier connection, not yet sent again on this one.
+    unsent: bool,
 }
 
 /// Something the session refuses.
@@ -130,28 +139,54 @@ impl Session {
         self.last_pid
     }
 
-    /// A CONNECT is about to be sent: operations of an earlier connection are forgotten.
-    pub fn begin_connect(&mut self, keepalive_s: u16, now: u32) {
+    /// A CONNECT is about to be sent. A clean session forgets every operation of an
+    /// earlier connection; otherwise its unfinished publishes wait for [`Session::resume`].
+    pub fn begin_connect(&mut self, keepalive_s: u16, clean_session: bool, now: u32) {
         self.connected = false;
         self.keepalive_ms = u32::from(keepalive_s) * 1000;
-        self.outbound.clear();
+        if clean_session {
+            self.outbound.clear();
+        }
         self.ping_sent_at = None;
         self.last_tx = now;
     }
 
-    /// The CONNACK arrived. Without a session on the broker, QoS 2 state is dropped too.
+    /// The CONNACK arrived. Without a session on the broker, nothing of the old one is
+    /// resumed: unfinished publishes and QoS 2 receive state are dropped.
     pub fn on_connack(&mut self, code: ConnectReturnCode, session_present: bool) {
         self.connected = code == ConnectReturnCode::Accepted;
         if !session_present {
             self.inbound_qos2.clear();
+            self.outbound.retain(|o| !o.unsent);
         }
     }
 
-    /// The connection is gone (error, DISCONNECT, reset).
+    /// The connection is gone (error, DISCONNECT, reset). Unfinished publishes are
+    /// kept, marked unsent, for a resumed session (MQTT 3.1.1 4.4); completed
+    /// operations someone still waits for are kept so that the waiter sees the result.
     pub fn disconnected(&mut self) {
         self.connected = false;
-        self.outbound.clear();
         self.ping_sent_at = None;
+        self.outbound.retain(|o| o.state.is_unfinished_publish() || (matches!(o.state, Pending::Done(_)) && !o.abandoned));
+        for o in self.outbound.iter_mut() {
+            o.unsent = o.state.is_unfinished_publish();
+        }
+    }
+
+    /// Takes up the unfinished publish `pid` of an earlier connection on a resumed
+    /// session: returns what it awaits, so the caller sends PUBLISH again (DUP=1)
+    /// while PUBACK/PUBREC is awaited, PUBREL while PUBCOMP is, or nothing once it
+    /// is done. None: no such publish (it never left, or the session was not resumed).
+    pub fn resume(&mut self, pid: PacketId) -> Option<Pending> {
+        let o = self.outbound.iter_mut().find(|o| o.pid == pid && (o.unsent || matches!(o.state, Pending::Done(_))))?;
+        o.unsent = false;
+        o.abandoned = false;
+        Some(o.state)
+    }
+
+    /// Forgets the unfinished publishes nobody resumed.
+    pub fn drop_unsent(&mut self) {
+        self.outbound.retain(|o| !o.unsent);
     }
 
     /// A packet id that is not 0 and not in flight.
@@ -180,12 +215,12 @@ impl Session {
     /// Records an operation sent with `pid` that awaits `state`.
     pub fn track(&mut self, pid: PacketId, state: Pending) -> Result<(), SessionError> {
         self.reap();
-        self.outbound.push(Outbound { pid, state, abandoned: false }).map_err(|_| SessionError::Busy)
+        self.outbound.push(Outbound { pid, state, abandoned: false, unsent: false }).map_err(|_| SessionError::Busy)
     }
 
-    /// The acknowledgement awaited for `pid`, or None if unknown.
+    /// The acknowledgement awaited for `pid`, or None if unknown (or not resumed).
     pub fn pending(&self, pid: PacketId) -> Option<Pending> {
-        self.outbound.iter().find(|o| o.pid == pid).map(|o| o.state)
+        self.outbound.iter().find(|o| o.pid == pid && !o.unsent).map(|o| o.state)
     }
 
     /// If `pid` completed, forgets it and returns its result.
@@ -308,7 +343,7 @@ impl Session {
 
     /// Moves `pid` from `from` to `to`. An unknown id is ignored (a late or stray ack).
     fn advance(&mut self, pid: PacketId, from: Pending, to: Pending) -> Result<(), SessionError> {
-        let Some(i) = self.outbound.iter().position(|o| o.pid == pid) else {
+        let Some(i) = self.outbound.iter().position(|o| o.pid == pid && !o.unsent) else {
             return Ok(());
         };
         let Some(entry) = self.outbound.get_mut(i) else {

@@ -904,3 +904,114 @@ fn connack_of_the_wrong_length_is_named() {
     let err = c.connect(&mut io, &options(0, Some(1000)), None).unwrap_err();
     assert_eq!(err, Error::Protocol("CONNACK remaining length is not 2"));
 }
+
+// ---- resuming a session (MQTT 3.1.1 4.4) ------------------------------------
+
+const CONNACK_SESSION: [u8; 4] = [0x20, 0x02, 0x01, 0x00];
+
+/// The connection of `c` breaks (a read fails); then CONNECT with clean_session=0 gets `connack`.
+fn break_and_reconnect(c: &mut C, io: &mut ScriptedTransport, connack: &[u8]) -> bool {
+    let mut sink = VecSink::default();
+    io.script.push_back(Step::Fail);
+    assert!(c.wait_msg(io, &mut sink, Mode::WaitMsg).is_err());
+    assert!(!c.is_connected());
+    io.push(connack);
+    let mut opts = options(0, None);
+    opts.clean_session = false;
+    let present = c.connect(io, &opts, None).expect("reconnect");
+    assert_eq!(io.take_writes().len(), 1, "CONNECT");
+    present
+}
+
+#[test]
+fn unacknowledged_qos1_publish_is_sent_again_with_dup_under_its_id() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let id = c.publish(&mut io, "t", b"hi", QoS::AtLeastOnce, true, None).unwrap().unwrap();
+    assert_eq!(io.take_writes(), vec![h("33 07 00 01 74 00 01 68 69")]);
+    assert!(break_and_reconnect(&mut c, &mut io, &CONNACK_SESSION));
+    assert_eq!(c.resume(&mut io, id, "t", b"hi", true, None), Ok(true));
+    assert_eq!(io.take_writes(), vec![h("3B 07 00 01 74 00 01 68 69")], "DUP=1, same id, retain kept");
+    io.push(&h("40 02 00 01"));
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Done(0)));
+}
+
+#[test]
+fn qos2_publish_is_resumed_where_it_stopped() {
+    // Before PUBREC: PUBLISH again with DUP=1. After PUBREC: PUBREL only.
+    for (pubrec_came, resent) in [(false, h("3C 07 00 01 74 00 01 68 69")), (true, h("62 02 00 01"))] {
+        let mut io = ScriptedTransport::new();
+        let mut c = connected::<256, 256>(&mut io, 0, None);
+        let mut sink = VecSink::default();
+        let id = c.publish(&mut io, "t", b"hi", QoS::ExactlyOnce, false, None).unwrap().unwrap();
+        if pubrec_came {
+            io.push(&h("50 02 00 01"));
+            assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0x50))));
+        }
+        io.take_writes();
+        c.abandon(id); // the waiter gave up when the connection broke; resuming takes it up again
+        assert!(break_and_reconnect(&mut c, &mut io, &CONNACK_SESSION));
+        assert_eq!(c.resume(&mut io, id, "t", b"hi", false, None), Ok(true));
+        assert_eq!(io.take_writes(), vec![resent.clone()]);
+        if !pubrec_came {
+            io.push(&h("50 02 00 01"));
+        }
+        io.push(&h("70 02 00 01"));
+        assert_eq!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Done(0)), "pubrec_came={pubrec_came}");
+    }
+}
+
+#[test]
+fn nothing_is_resumed_without_the_brokers_session() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let id = c.publish(&mut io, "t", b"hi", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    io.take_writes();
+    assert!(!break_and_reconnect(&mut c, &mut io, &CONNACK_OK));
+    assert_eq!(c.resume(&mut io, id, "t", b"hi", false, None), Ok(false));
+    assert!(io.writes.is_empty());
+    // A clean session forgets it too, whatever the broker says.
+    let id = c.publish(&mut io, "t", b"hi", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    io.script.push_back(Step::Fail);
+    let mut sink = VecSink::default();
+    assert!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg).is_err());
+    io.push(&CONNACK_SESSION);
+    assert_eq!(c.connect(&mut io, &options(0, None), None), Ok(true));
+    assert_eq!(c.resume(&mut io, id, "t", b"hi", false, None), Ok(false));
+}
+
+#[test]
+fn publishes_not_resumed_are_forgotten_at_the_next_call() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let ids: Vec<PacketId> = (0..umqtt_native::session::MAX_OUTBOUND).map(|_| c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false, None).unwrap().unwrap()).collect();
+    io.take_writes();
+    assert!(break_and_reconnect(&mut c, &mut io, &CONNACK_SESSION));
+    assert_eq!(c.resume(&mut io, ids[2], "t", b"", false, None), Ok(true));
+    // A stray PUBACK for one not resumed does not complete it; the slots are free again.
+    io.push(&h("40 02 00 01"));
+    io.silence();
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(Some(Event::Control(0x40))));
+    assert!(matches!(c.await_ack(&mut io, &mut sink, ids[0]), Err(Error::InvalidArgument(_))));
+    for _ in 1..umqtt_native::session::MAX_OUTBOUND {
+        c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    }
+    assert_eq!(c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false, None), Err(Error::Busy), "ids[2] still in flight");
+}
+
+#[test]
+fn a_publish_completed_before_the_break_is_still_reported_done() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    let id = c.publish(&mut io, "t", b"hi", QoS::AtLeastOnce, false, None).unwrap().unwrap();
+    io.push(&h("40 02 00 01"));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0x40))));
+    io.take_writes();
+    assert!(break_and_reconnect(&mut c, &mut io, &CONNACK_SESSION));
+    assert_eq!(c.resume(&mut io, id, "t", b"hi", false, None), Ok(true));
+    assert!(io.writes.is_empty(), "nothing to send again");
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Done(0)));
+}

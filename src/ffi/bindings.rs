@@ -135,6 +135,16 @@ extern "C" {
     ) -> i32;
 }
 extern "C" {
+    pub fn umqtt_resume(
+        client: *mut umqtt_client_t,
+        env: *const umqtt_env_t,
+        ticket: i32,
+        topic: umqtt_bytes_t,
+        payload: umqtt_bytes_t,
+        retain: u8,
+    ) -> i32;
+}
+extern "C" {
     pub fn umqtt_subscribe(
         client: *mut umqtt_client_t,
         env: *const umqtt_env_t,

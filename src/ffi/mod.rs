@@ -326,6 +326,28 @@ pub unsafe extern "C" fn umqtt_publish(
 }
 
 #[no_mangle]
+pub unsafe extern "C" fn umqtt_resume(
+    client: *mut umqtt_client_t,
+    env: *const umqtt_env_t,
+    ticket_id: i32,
+    topic: umqtt_bytes_t,
+    payload: umqtt_bytes_t,
+    retain: u8,
+) -> i32 {
+    with_client!(client, env, |c, io, env| {
+        let Some(pid) = ticket(ticket_id) else { return c.invalid("ticket is not a packet id") };
+        let Ok(Some(topic)) = text(&topic) else { return c.invalid("topic must be UTF-8 text") };
+        let payload = bytes(&payload).unwrap_or(&[]);
+        let len = Client::<RX_CAPACITY, TX_CAPACITY>::publish_len(topic, payload.len(), QoS::ExactlyOnce);
+        match c.client.resume(&mut io, pid, topic, payload, retain != 0, scratch(env, len)) {
+            Ok(true) => ticket_id,
+            Ok(false) => 0,
+            Err(e) => c.fail(e),
+        }
+    })
+}
+
+#[no_mangle]
 pub unsafe extern "C" fn umqtt_subscribe(client: *mut umqtt_client_t, env: *const umqtt_env_t, filter: umqtt_bytes_t, qos_bits: u8) -> i32 {
     with_client!(client, env, |c, io, env| {
         let Ok(Some(filter)) = text(&filter) else { return c.invalid("topic must be UTF-8 text") };
@@ -459,6 +481,7 @@ same_signature! {
     umqtt_connect: (_, _, _);
     umqtt_adopt: (_, _, _);
     umqtt_publish: (_, _, _, _, _, _);
+    umqtt_resume: (_, _, _, _, _, _);
     umqtt_subscribe: (_, _, _, _);
     umqtt_unsubscribe: (_, _, _);
     umqtt_await: (_, _, _, _);

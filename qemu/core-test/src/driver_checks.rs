@@ -600,7 +600,7 @@ fn keepalive_wait_msg() -> Check {
 
 fn session_packet_ids() -> Check {
     let mut s = Session::new();
-    s.begin_connect(0, 0);
+    s.begin_connect(0, true, 0);
     s.on_connack(ConnectReturnCode::Accepted, false);
     let mut inflight = heapless::Deque::<PacketId, MAX_OUTBOUND>::new();
     for _ in 0..MAX_OUTBOUND {
@@ -635,7 +635,7 @@ fn session_packet_ids() -> Check {
 fn session_keepalive_wrap() -> Check {
     let mut s = Session::new();
     let t0 = u32::MAX - 1000;
-    s.begin_connect(10, t0);
+    s.begin_connect(10, true, t0);
     ensure_eq!(s.keepalive(t0), Keepalive::Idle(None), "before CONNACK");
     s.on_connack(ConnectReturnCode::Accepted, false);
     ensure_eq!(s.keepalive(t0.wrapping_add(4999)), Keepalive::Idle(Some(1)), "at 4999 ms");
@@ -647,7 +647,7 @@ fn session_keepalive_wrap() -> Check {
     s.on_received();
     ensure_eq!(s.keepalive(t1.wrapping_add(5000)), Keepalive::SendPing, "after an answer");
     let mut off = Session::new();
-    off.begin_connect(0, 0);
+    off.begin_connect(0, true, 0);
     off.on_connack(ConnectReturnCode::Accepted, false);
     ensure_eq!(off.keepalive(u32::MAX), Keepalive::Idle(None), "keepalive 0");
     Ok(())
@@ -655,7 +655,7 @@ fn session_keepalive_wrap() -> Check {
 
 fn session_inbound_qos2() -> Check {
     let mut s = Session::new();
-    s.begin_connect(0, 0);
+    s.begin_connect(0, true, 0);
     s.on_connack(ConnectReturnCode::Accepted, false);
     let five = Some(pid(5));
     let first = s.on_publish(QoS::ExactlyOnce, five).map_err(|e| Fail::new(format_args!("{e:?}")))?;
