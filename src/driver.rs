@@ -545,7 +545,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         };
         let (topic, pid, _) = codec::decode::publish_header(header.first_byte, var_header)?;
         self.session.on_received();
-        let inbound = self.session.on_publish(qos, pid)?;
+        let inbound = self.session.on_publish(qos, pid, header.first_byte & 8 != 0)?;
         let payload_len = header.remaining_len - var_len;
         let fate = match (inbound.deliver, inbound.deliver && sink.begin(topic, payload_len)) {
             (false, _) => Fate::Duplicate,

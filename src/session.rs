@@ -287,13 +287,17 @@ impl Session {
         }
     }
 
-    /// An inbound PUBLISH at `qos` with `pid`: deliver it or not, and how to acknowledge.
-    pub fn on_publish(&mut self, qos: QoS, pid: Option<PacketId>) -> Result<Inbound, SessionError> {
+    /// An inbound PUBLISH at `qos` with `pid` and the DUP flag: deliver it or not, and how
+    /// to acknowledge. A QoS 2 duplicate is a redelivery (DUP=1) of an id not yet released;
+    /// DUP=0 is a first delivery, so a new message even if its id looks unreleased (a broker
+    /// that restored its flows a step back moves on without PUBREL): delivered, not lost.
+    pub fn on_publish(&mut self, qos: QoS, pid: Option<PacketId>, dup: bool) -> Result<Inbound, SessionError> {
         Ok(match (qos, pid) {
             (QoS::AtLeastOnce, Some(pid)) => Inbound { deliver: true, ack: Some(Reply::Puback(pid)) },
             (QoS::ExactlyOnce, Some(pid)) => {
-                let seen = self.inbound_qos2.contains(&pid);
-                if !seen {
+                let unreleased = self.inbound_qos2.contains(&pid);
+                let seen = unreleased && dup;
+                if !unreleased {
                     // A broker resuming a session may send more than fit before any PUBREL:
                     // forget the oldest rather than refuse (refusing wedges the session,
                     // as the same burst comes again after every reconnect).

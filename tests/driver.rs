@@ -888,12 +888,29 @@ fn inbound_qos2_beyond_capacity_forgets_the_oldest_instead_of_failing() {
     use umqtt_native::session::{Session, MAX_INBOUND_QOS2};
     let mut s = Session::new();
     for n in 1..=MAX_INBOUND_QOS2 as u16 + 1 {
-        assert!(s.on_publish(QoS::ExactlyOnce, Some(pid(n))).unwrap().deliver, "id {n}");
+        assert!(s.on_publish(QoS::ExactlyOnce, Some(pid(n)), false).unwrap().deliver, "id {n}");
     }
     // The newest MAX_INBOUND_QOS2 ids are still recognised as duplicates; id 1 was forgotten.
-    assert!(!s.on_publish(QoS::ExactlyOnce, Some(pid(2))).unwrap().deliver);
-    assert!(!s.on_publish(QoS::ExactlyOnce, Some(pid(MAX_INBOUND_QOS2 as u16 + 1))).unwrap().deliver);
-    assert!(s.on_publish(QoS::ExactlyOnce, Some(pid(1))).unwrap().deliver);
+    assert!(!s.on_publish(QoS::ExactlyOnce, Some(pid(2)), true).unwrap().deliver);
+    assert!(!s.on_publish(QoS::ExactlyOnce, Some(pid(MAX_INBOUND_QOS2 as u16 + 1)), true).unwrap().deliver);
+    assert!(s.on_publish(QoS::ExactlyOnce, Some(pid(1)), true).unwrap().deliver);
+}
+
+/// DUP=0 is a first delivery: a new message even under an id not released yet (a broker
+/// that restored its flows one step back after a restart sends no PUBREL and moves on).
+#[test]
+fn qos2_first_delivery_under_an_unreleased_id_is_a_new_message() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    io.push(&publish_bytes(QoS::ExactlyOnce, 5, false, "q2", b"one"));
+    io.push(&publish_bytes(QoS::ExactlyOnce, 5, true, "q2", b"one"));
+    io.push(&publish_bytes(QoS::ExactlyOnce, 5, false, "q2", b"two"));
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 3);
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0x3C))), "DUP=1: suppressed");
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 3);
+    assert_eq!(sink.messages, vec![("q2".into(), b"one".to_vec()), ("q2".into(), b"two".to_vec())]);
+    assert_eq!(io.take_writes(), vec![h("50 02 00 05"); 3], "PUBREC each time");
 }
 
 #[test]

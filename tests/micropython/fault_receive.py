@@ -24,6 +24,7 @@ def main(QOS):
 def run(mode, sig, QOS):
     rec.msgs = []
     rc0 = c.reconnects
+    rollbacks_before = fault("qos2_log", client=c.client_id)["rollbacks_to"].get(c.client_id, 0) if 2 in QOS else 0
     ids = {q: fault("stream", topic=topic_s("in%d" % q), n=N, qos=q, interval=0.008, tag=mode + sig)["id"]
            for q in QOS}
     fault("bounce", delay=0.5, sig=sig, down=1.0)
@@ -56,5 +57,10 @@ def run(mode, sig, QOS):
             mode, sig, q, len(acked[q]), len(got), len(set(got)), len(lost), dups, dt))
         eq(lost, [], "%s QoS %d acknowledged but lost" % (mode, q))
         if q == 2:
-            eq(dups, 0, mode + " QoS 2 duplicates")
+            # The client remembers an unreleased QoS 2 id across the reconnect; once PUBREL came it
+            # may forget it (MQTT 3.1.1 4.3.3). So a duplicate can only be a PUBLISH the broker sent
+            # again after its PUBREL (restored from its database a step back): count those.
+            rollbacks = fault("qos2_log", client=c.client_id)["rollbacks_to"].get(c.client_id, 0)
+            print("%s QoS 2: broker rollbacks to the client so far %d" % (mode, rollbacks))
+            assert dups <= rollbacks - rollbacks_before, "%s: QoS 2 duplicates beyond the broker's rollbacks" % mode
 

@@ -311,8 +311,12 @@ def robust_client(port, **kw):
             if len(self.errors) < 400:
                 self.errors.append((in_reconnect, repr(e)))
 
+        sessions = []  # connect()'s session-present flag at each reconnect
+
         def reconnect(self):
             self.reconnects += 1
-            return super().reconnect()
+            r = super().reconnect()
+            self.sessions.append(r)
+            return r
 
     return Counting(client_id(), HOST, port, **kw)

@@ -658,24 +658,24 @@ fn session_inbound_qos2() -> Check {
     s.begin_connect(0, true, 0);
     s.on_connack(ConnectReturnCode::Accepted, false);
     let five = Some(pid(5));
-    let first = s.on_publish(QoS::ExactlyOnce, five).map_err(|e| Fail::new(format_args!("{e:?}")))?;
+    let first = s.on_publish(QoS::ExactlyOnce, five, false).map_err(|e| Fail::new(format_args!("{e:?}")))?;
     ensure_eq!((first.deliver, first.ack), (true, Some(Reply::Pubrec(pid(5)))), "first");
-    let dup = s.on_publish(QoS::ExactlyOnce, five).map_err(|e| Fail::new(format_args!("{e:?}")))?;
+    let dup = s.on_publish(QoS::ExactlyOnce, five, true).map_err(|e| Fail::new(format_args!("{e:?}")))?;
     ensure_eq!((dup.deliver, dup.ack), (false, Some(Reply::Pubrec(pid(5)))), "duplicate");
     ensure_eq!(s.on_control(&Packet::Pubrel(pid(5))), Ok(Some(Reply::Pubcomp(pid(5)))), "PUBREL");
-    ensure_eq!(s.on_publish(QoS::ExactlyOnce, five).map(|i| i.deliver), Ok(true), "after release");
+    ensure_eq!(s.on_publish(QoS::ExactlyOnce, five, true).map(|i| i.deliver), Ok(true), "after release");
     // A reconnect with session present keeps the unreleased id; without, it is forgotten.
     s.on_connack(ConnectReturnCode::Accepted, true);
-    ensure_eq!(s.on_publish(QoS::ExactlyOnce, five).map(|i| i.deliver), Ok(false), "session present");
+    ensure_eq!(s.on_publish(QoS::ExactlyOnce, five, true).map(|i| i.deliver), Ok(false), "session present");
     s.on_connack(ConnectReturnCode::Accepted, false);
-    ensure_eq!(s.on_publish(QoS::ExactlyOnce, five).map(|i| i.deliver), Ok(true), "clean session");
+    ensure_eq!(s.on_publish(QoS::ExactlyOnce, five, true).map(|i| i.deliver), Ok(true), "clean session");
     for n in 100..(100 + MAX_INBOUND_QOS2 as u16 - 1) {
-        ensure_eq!(s.on_publish(QoS::ExactlyOnce, Some(pid(n))).map(|i| i.deliver), Ok(true), "filling");
+        ensure_eq!(s.on_publish(QoS::ExactlyOnce, Some(pid(n)), false).map(|i| i.deliver), Ok(true), "filling");
     }
     // Beyond MAX_INBOUND_QOS2 the oldest id is forgotten rather than the message refused.
-    ensure_eq!(s.on_publish(QoS::ExactlyOnce, Some(pid(1000))).map(|i| i.deliver), Ok(true), "beyond MAX_INBOUND_QOS2");
-    ensure_eq!(s.on_publish(QoS::ExactlyOnce, Some(pid(100))).map(|i| i.deliver), Ok(false), "newer ids kept");
-    ensure_eq!(s.on_publish(QoS::ExactlyOnce, five).map(|i| i.deliver), Ok(true), "oldest forgotten");
+    ensure_eq!(s.on_publish(QoS::ExactlyOnce, Some(pid(1000)), false).map(|i| i.deliver), Ok(true), "beyond MAX_INBOUND_QOS2");
+    ensure_eq!(s.on_publish(QoS::ExactlyOnce, Some(pid(100)), true).map(|i| i.deliver), Ok(false), "newer ids kept");
+    ensure_eq!(s.on_publish(QoS::ExactlyOnce, five, true).map(|i| i.deliver), Ok(true), "oldest forgotten");
     Ok(())
 }
 
