@@ -10,7 +10,7 @@
 //!   bit 1: CONNECT may use a scratch buffer.
 //! - `refuse`: bit k set: the sink refuses the k-th message (mod 8).
 //! - `clock`: start of the fake clock, counted back from 0 so it wraps soon.
-//! - ops: see [`Op`] (`op % 12`; 11 is ping, or disconnect with bit 4, or adopt with bit 5); after them, `wait_msg` runs until the connection ends.
+//! - ops: see [`Op`] (`op % 12`; 10 is abandon, or resume with bit 4; 11 is ping, or disconnect with bit 4, or adopt with bit 5); after them, `wait_msg` runs until the connection ends.
 //! - ctrl: one byte per transport call (read, wait, write) deciding chunk size,
 //!   would-block, errors, partial or zero-length writes and time passing; once used up, every
 //!   call succeeds whole.
@@ -21,10 +21,10 @@
 //! valid client-to-broker packet and a partial write is continued byte for byte;
 //! packet ids are never 0 nor reused while in flight; operations write what
 //! they were asked; every delivered QoS 1/2 message was acknowledged; a QoS 2
-//! message is not delivered twice before its PUBREL; fatal errors drop the
+//! redelivery (DUP=1) is not delivered before its PUBREL; a resumed publish goes out again
+//! as itself (DUP=1, same id) or as its PUBREL; fatal errors drop the
 //! connection; no loop polls a finished transport.
 
-use std::collections::HashSet;
 use std::string::String;
 use std::vec::Vec;
 
@@ -296,6 +296,8 @@ enum Op {
     Disconnect,
     /// A connection opened elsewhere; param: bits 0-1 keepalive.
     Adopt(u8),
+    /// Resume an unfinished publish of the last connection; param: bits 0-2 which, 3-5 payload, 7 scratch.
+    Resume(u8),
 }
 
 impl Op {
@@ -310,6 +312,7 @@ impl Op {
             6 => Op::Check,
             7 => Op::WaitMsg,
             8 | 9 => Op::AwaitAck(param),
+            10 if op & 0x10 != 0 => Op::Resume(param),
             10 => Op::Abandon(param),
             _ if op & 0x20 != 0 => Op::Adopt(param),
             _ if op & 0x10 != 0 => Op::Disconnect,
@@ -326,8 +329,11 @@ fn is_fatal<E>(e: &Error<E>) -> bool {
 struct Model {
     /// Ids of operations issued on this connection, neither completed nor abandoned.
     in_flight: Vec<PacketId>,
-    /// Inbound QoS 2 ids delivered and not yet released.
-    delivered_qos2: HashSet<u16>,
+    /// Inbound QoS 2 ids delivered and not yet released, oldest first (the session keeps
+    /// the newest MAX_INBOUND_QOS2).
+    delivered_qos2: Vec<u16>,
+    /// Operations in flight when the last connection dropped (what a resumed session may take up).
+    unfinished: Vec<PacketId>,
 }
 
 pub fn run(data: &[u8]) {
@@ -354,7 +360,7 @@ fn session<const RX: usize, const TX: usize>(script: &Script<'_>) {
         released: Vec::new(),
     };
     let mut sink = FakeSink { refuse: script.refuse, count: 0, buf: Vec::new(), announced: None };
-    let mut model = Model { in_flight: Vec::new(), delivered_qos2: HashSet::new() };
+    let mut model = Model { in_flight: Vec::new(), delivered_qos2: Vec::new(), unfinished: Vec::new() };
     let mut scratch = vec![0u8; SCRATCH];
     let long_id = "c".repeat(300);
     let payload: Vec<u8> = (0..4000u32).map(|i| i as u8).collect();
@@ -380,7 +386,9 @@ fn session<const RX: usize, const TX: usize>(script: &Script<'_>) {
         let fatal = match op {
             Op::Connect(p) => {
                 net.reconnect();
-                model.in_flight.clear();
+                if !model.in_flight.is_empty() {
+                    model.unfinished = core::mem::take(&mut model.in_flight);
+                }
                 let options = ConnectOptions {
                     client_id: if p & 0x80 != 0 { &long_id } else { "fuzz" },
                     keepalive_s: KEEPALIVES[usize::from(p & 3)],
@@ -480,6 +488,32 @@ fn session<const RX: usize, const TX: usize>(script: &Script<'_>) {
                 }
                 result.err().filter(is_fatal)
             }
+            Op::Resume(p) => {
+                let pid = model.unfinished.get(usize::from(p & 7)).copied().unwrap_or(PacketId::MIN);
+                let body = &payload[..PAYLOAD_LENS[usize::from((p >> 3) & 7)]];
+                let result = client.resume(&mut net, pid, "a/b", body, false, (p & 0x80 != 0).then_some(&mut scratch[..]));
+                match result {
+                    Ok(true) => {
+                        assert!(net.written.len() <= 1, "resume wrote {} packets", net.written.len());
+                        if let Some(w) = net.written.first() {
+                            match codec::decode(w).unwrap().unwrap().0 {
+                                Packet::Pubrel(p) => assert_eq!(p, pid, "PUBREL for another id"),
+                                Packet::Publish(m) => {
+                                    assert!(m.dup && m.qos != QoS::AtMostOnce, "resumed PUBLISH without DUP: {m:?}");
+                                    assert_eq!((m.pid, m.topic, m.payload), (Some(pid), "a/b", body), "resumed PUBLISH differs");
+                                }
+                                other => panic!("resume wrote {other:?}"),
+                            }
+                        }
+                        if !model.in_flight.contains(&pid) {
+                            model.in_flight.push(pid);
+                        }
+                    }
+                    Ok(false) => assert!(net.written.is_empty(), "resume of nothing wrote"),
+                    Err(_) => {}
+                }
+                result.err().filter(is_fatal)
+            }
             Op::Abandon(p) => {
                 if let Some(&pid) = model.in_flight.get(usize::from(p)) {
                     client.abandon(pid);
@@ -498,6 +532,7 @@ fn session<const RX: usize, const TX: usize>(script: &Script<'_>) {
             Op::Adopt(p) => {
                 net.reconnect();
                 model.in_flight.clear();
+                model.unfinished.clear();
                 model.delivered_qos2.clear();
                 client.adopt(&mut net, KEEPALIVES[usize::from(p & 3)]);
                 assert!(client.is_connected(), "not connected after adopt");
@@ -553,6 +588,9 @@ fn after_op<const RX: usize, const TX: usize>(
         assert!(!client.is_connected(), "still connected after {e}");
     }
     if !client.is_connected() {
+        if !model.in_flight.is_empty() {
+            model.unfinished = core::mem::take(&mut model.in_flight);
+        }
         model.in_flight.clear();
     }
     model.release(net);
@@ -561,7 +599,7 @@ fn after_op<const RX: usize, const TX: usize>(
 impl Model {
     fn release(&mut self, net: &mut FakeNet<'_>) {
         for pid in net.released.drain(..) {
-            self.delivered_qos2.remove(&pid);
+            self.delivered_qos2.retain(|&p| p != pid);
         }
     }
 }
@@ -652,7 +690,15 @@ fn check_message(model: &mut Model, sink: &mut FakeSink, net: &mut FakeNet<'_>, 
         QoS::ExactlyOnce => {
             let pid = PacketId::new(m.pid).expect("QoS 2 message with id 0");
             assert_eq!(ack, Some(Packet::Pubrec(pid)), "QoS 2 message delivered without PUBREC");
-            assert!(model.delivered_qos2.insert(m.pid), "QoS 2 message {} delivered twice before PUBREL", m.pid);
+            // A redelivery (DUP=1) of an unreleased id is a duplicate; DUP=0 is a new message.
+            let unreleased = model.delivered_qos2.contains(&m.pid);
+            assert!(!(unreleased && m.dup), "QoS 2 redelivery of {} delivered before its PUBREL", m.pid);
+            if !unreleased {
+                model.delivered_qos2.push(m.pid);
+                if model.delivered_qos2.len() > umqtt_native::session::MAX_INBOUND_QOS2 {
+                    model.delivered_qos2.remove(0);
+                }
+            }
         }
     }
 }

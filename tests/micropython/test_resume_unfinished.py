@@ -5,6 +5,7 @@
 #   QoS 2 after PUBREC, session kept  -> PUBREL again for the same id, no second PUBLISH
 #   QoS 1 before PUBACK, session kept -> PUBLISH again with DUP=1, same id
 #   QoS 2 before PUBREC, session lost -> PUBLISH as a new message (new id), exactly once
+#   a publish() from a callback under an outer publish() -> both again under their ids
 # and a plain umqtt.simple-style client (no retry) gets the same from connect() alone.
 from mqtt_harness import MQTTClient, HOST, client_id, robust_client, fake_broker, fake_log, Recorder, raises, done, eq
 
@@ -78,6 +79,30 @@ c.publish(b"t/q2", b"m", qos=2)
 c.publish(b"t/next", b"n", qos=1)
 c.disconnect()
 eq([kind(x) for x in log(fid)], ["10", "34:1", "10", "34:2", "62:2", "32:3", "e0"], "session lost")
+
+# A callback publishes while an outer publish() waits, and the connection breaks under the inner
+# one: umqtt.robust reconnects inside the callback; both go out again under their ids, and the
+# outer publish() then completes on the new connection.
+fid, port = fake_broker(["accept"], ["recv"], ["send", CONNACK_NEW], ["recv"], ["send", "300500026e6978"],
+                        ["recv"], ["close"],
+                        ["accept"], ["recv"], ["send", CONNACK_KEPT], ["recv"], ["recv"], ["send", "40020002"],
+                        ["send", "40020001"], ["recv"], ["send", "40020003"], ["recv"], ["drain", 0.3])
+c = robust_client(port)
+inner = []
+
+
+def publish_from_callback(t, m):
+    inner.append(m)
+    c.publish(b"t/inner", b"i", qos=1)
+
+
+c.set_callback(publish_from_callback)
+c.connect(clean_session=False)
+c.publish(b"t/outer", b"o", qos=1)
+eq((inner, c.reconnects), ([b"x"], 1), "callback ran once, one reconnect")
+c.publish(b"t/next", b"n", qos=1)
+c.disconnect()
+eq([kind(x) for x in log(fid)], ["10", "32:1", "32:2", "10", "3a:1", "3a:2", "32:3", "e0"], "nested publish")
 
 # --- a plain client: publish() raises, connect() alone finishes the message
 
