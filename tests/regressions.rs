@@ -37,6 +37,23 @@ fn partial_write_then_timeout_fuzzer_input() {
     ));
 }
 
+/// A QoS 2 PUBLISH with DUP=0 under an id the client still holds as unreleased is a new
+/// message and is delivered (a broker that restored its flows a step back after a restart
+/// reuses the id without PUBREL); the fuzzer found it when its oracle still counted any
+/// second delivery before PUBREL as a duplicate (`client` target, CI smoke run).
+#[test]
+fn qos2_first_delivery_under_an_unreleased_id_fuzzer_input() {
+    client::run(&hex(
+        "00000001000f002002000034070003612f62000134070003612f62000234070003612f62000334070003612f62000434
+         070003612f62000534070003612f62000634070003612f62000734070003612f62000834070003612f62000934070003
+         612f620003612f62001134070003612f62001234070003612f62001334070003612f62001434070003612f6200153407
+         0003612f62001634070003612f62001734070003612f62001834070003612f62001934070003612f62001a3407000b61
+         2f62001b34070003612f62001c3407000361316200612f62001734070003612f62001834070003612f62001934070003
+         612f62001a3407000b612f62001b34070003612f62001c34070003613162001d34070003612f62001e34070003612f62
+         001f34070003612f62002074070003612f620021",
+    ));
+}
+
 /// Both harnesses over trivial inputs: the replay path itself works.
 #[test]
 fn empty_and_short_inputs() {
