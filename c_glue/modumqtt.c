@@ -197,7 +197,10 @@ static void await_ticket(umqtt_obj_t *self, const int32_t *ticket) {
     }
 }
 
-// Awaits a publish; if the connection fails under it, keeps it for connect().
+// Awaits a publish; if the connection broke under it, keeps it for the next
+// connect(clean_session=False). (Not when it failed on a live connection, say
+// a callback raised: the engine still completes it, and a later connect()
+// must not send it again.)
 static void await_publish(umqtt_obj_t *self, umqtt_unfinished_t *pub) {
     pub->outer = self->publishing;
     self->publishing = pub;
@@ -234,13 +237,9 @@ static void publish_unfinished(umqtt_obj_t *self, umqtt_unfinished_t *pub, bool 
 // gone; publish() then absorbs umqtt.robust's retry of it.
 static void finish_unfinished(umqtt_obj_t *self, bool clean_session) {
     umqtt_unfinished_t retry = self->failed;
-    if (clean_session) {
-        self->failed.topic = MP_OBJ_NULL;
+    self->failed.topic = MP_OBJ_NULL;
+    if (clean_session || retry.done) {
         retry.topic = MP_OBJ_NULL;
-    } else if (retry.done) {
-        retry.topic = MP_OBJ_NULL; // finished by an earlier connect(); its retry is still to come
-    } else {
-        self->failed.topic = MP_OBJ_NULL;
     }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
@@ -268,6 +267,13 @@ static void finish_unfinished(umqtt_obj_t *self, bool clean_session) {
         await_publish(self, &retry);
         self->failed = retry;
         self->failed.done = true;
+    }
+}
+
+// Only the publish() right after connect() may be the retry of the one it finished.
+static void forget_finished(umqtt_obj_t *self) {
+    if (self->failed.done) {
+        self->failed.topic = MP_OBJ_NULL;
     }
 }
 
@@ -478,6 +484,7 @@ static mp_obj_t umqtt_client_disconnect(mp_obj_t self_in) {
     umqtt_obj_t *self = MP_OBJ_TO_PTR(self_in);
     umqtt_call_t call;
     umqtt_env_t env;
+    forget_finished(self);
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
     int32_t rc = umqtt_disconnect(client, &env);
     call_method(self->sock, MP_QSTR_close, 0, NULL);
@@ -491,6 +498,7 @@ static mp_obj_t umqtt_client_ping(mp_obj_t self_in) {
     umqtt_obj_t *self = MP_OBJ_TO_PTR(self_in);
     umqtt_call_t call;
     umqtt_env_t env;
+    forget_finished(self);
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
     finish(&call, umqtt_ping(client, &env));
     return mp_const_none;
@@ -549,6 +557,7 @@ static mp_obj_t umqtt_client_subscribe(size_t n_args, const mp_obj_t *pos_args, 
 
     umqtt_call_t call;
     umqtt_env_t env;
+    forget_finished(self);
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
     int32_t ticket = finish(&call, umqtt_subscribe(client, &env, topic, qos));
     await_ticket(self, &ticket);
@@ -561,6 +570,7 @@ static mp_obj_t umqtt_client_unsubscribe(mp_obj_t self_in, mp_obj_t topic_in) {
     umqtt_bytes_t topic = bytes_of(topic_in);
     umqtt_call_t call;
     umqtt_env_t env;
+    forget_finished(self);
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
     int32_t ticket = finish(&call, umqtt_unsubscribe(client, &env, topic));
     await_ticket(self, &ticket);
@@ -573,6 +583,7 @@ static mp_obj_t umqtt_client_wait_msg(mp_obj_t self_in) {
     umqtt_call_t call;
     umqtt_env_t env;
     umqtt_event_t event;
+    forget_finished(self);
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_WAIT_MSG);
     int32_t rc = finish(&call, umqtt_wait_msg(client, &env, UMQTT_MODE_WAIT, &event));
     // As umqtt.simple: whatever mode the socket was in, it leaves blocking.
@@ -586,6 +597,7 @@ static mp_obj_t umqtt_client_check_msg(mp_obj_t self_in) {
     umqtt_call_t call;
     umqtt_env_t env;
     umqtt_event_t event;
+    forget_finished(self);
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
     // Non-blocking as umqtt.simple makes it, so that no read can block
     // (a TLS record may be readable only in part).

@@ -6,7 +6,8 @@
 #   QoS 1 before PUBACK, session kept -> PUBLISH again with DUP=1, same id
 #   QoS 2 before PUBREC, session lost -> PUBLISH as a new message (new id), exactly once
 #   a publish() from a callback under an outer publish() -> both again under their ids
-# and a plain umqtt.simple-style client (no retry) gets the same from connect() alone.
+# and a plain umqtt.simple-style client (no retry) gets the same from connect() alone; only the
+# publish() right after connect() is taken for the retry.
 from mqtt_harness import MQTTClient, HOST, client_id, robust_client, fake_broker, fake_log, Recorder, raises, done, eq
 
 CONNACK_NEW = "20020000"
@@ -114,6 +115,20 @@ eq(c.connect(clean_session=False), 1, "session present")
 c.publish(b"t/next", b"n", qos=1)  # another message: sent as usual
 c.disconnect()
 eq([kind(x) for x in log(fid)], ["10", "34:1", "62:1", "10", "62:1", "32:2", "e0"], "plain client")
+
+# Only the publish() right after connect() counts as the retry: after any other call the same
+# message is a new one and goes out.
+fid, port = fake_broker(["accept"], ["recv"], ["send", CONNACK_NEW], ["recv"], ["close"],
+                        ["accept"], ["recv"], ["send", CONNACK_KEPT], ["recv"], ["send", "40020001"],
+                        ["recv"], ["send", "d000"], ["recv"], ["send", "40020002"], ["recv"], ["drain", 0.3])
+c = plain(port)
+c.connect(clean_session=False)
+raises(OSError, c.publish, b"t/a", b"m", False, 1)
+eq(c.connect(clean_session=False), 1, "session present")
+c.ping()
+c.publish(b"t/a", b"m", qos=1)
+c.disconnect()
+eq([kind(x) for x in log(fid)], ["10", "32:1", "10", "3a:1", "c0", "32:2", "e0"], "same message after another call")
 
 # A clean session drops what was unfinished: nothing is sent again.
 fid, port = fake_broker(["accept"], ["recv"], ["send", CONNACK_NEW], ["recv"], ["close"],
