@@ -157,7 +157,7 @@ impl Session {
         self.connected = code == ConnectReturnCode::Accepted;
         if !session_present {
             self.inbound_qos2.clear();
-            self.outbound.retain(|o| !o.unsent);
+            self.drop_unsent();
         }
     }
 
