@@ -91,6 +91,7 @@ pub fn run(h: &mut Harness) {
     h.check("session", "packet-ids", session_packet_ids);
     h.check("session", "keepalive-clock-wrap", session_keepalive_wrap);
     h.check("session", "inbound-qos2", session_inbound_qos2);
+    h.check("session", "resume-qos2-after-pubrec", session_resume_qos2);
     h.check("fuzz", "decoder-20000", fuzz_decoder);
     h.check("fuzz", "driver-500-streams", fuzz_driver);
 }
@@ -650,6 +651,31 @@ fn session_keepalive_wrap() -> Check {
     off.begin_connect(0, true, 0);
     off.on_connack(ConnectReturnCode::Accepted, false);
     ensure_eq!(off.keepalive(u32::MAX), Keepalive::Idle(None), "keepalive 0");
+    Ok(())
+}
+
+/// A QoS 2 publish cut after PUBREC: on the kept session, PUBREL again under the same id.
+fn session_resume_qos2() -> Check {
+    let mut io = MemIo::new();
+    let mut c: C = connected(&mut io, 0)?;
+    let mut sink = MemSink::new();
+    let Ok(Some(p)) = c.publish(&mut io, "q2", b"once", QoS::ExactlyOnce, false, None) else {
+        return Err(Fail::new(format_args!("publish failed")));
+    };
+    io.push(&ack(0x50, p));
+    ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0x50))), "PUBREC");
+    io.closed = true;
+    ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Err(Error::Closed), "broken connection");
+    io.closed = false;
+    io.push(&[0x20, 0x02, 0x01, 0x00]);
+    let mut o = opts(0);
+    o.clean_session = false;
+    ensure_eq!(c.connect(&mut io, &o, None), Ok(true), "session present");
+    io.clear_writes();
+    ensure_eq!(c.resume(&mut io, p, "q2", b"once", false, None), Ok(true), "resume");
+    writes_are(&io, &[&ack(0x62, p)])?;
+    io.push(&ack(0x70, p));
+    ensure_eq!(c.await_ack(&mut io, &mut sink, p), Ok(Awaited::Done(0)), "PUBCOMP");
     Ok(())
 }
 
