@@ -282,7 +282,8 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// id: PUBLISH again with DUP=1 while unacknowledged, PUBREL once PUBREC came,
     /// nothing if it completed. Await it with [`Client::await_ack`] as before.
     /// `Ok(false)`: no such publish (it never left whole, or the session is new):
-    /// publish it again. Unfinished publishes not resumed before any other call are forgotten.
+    /// publish it again. Unfinished publishes not resumed before the next publish,
+    /// subscribe, unsubscribe, `await_ack` or `wait_msg` are forgotten.
     pub fn resume<T: Transport>(
         &mut self,
         io: &mut T,
