@@ -219,12 +219,13 @@ static void await_publish(umqtt_obj_t *self, umqtt_unfinished_t *pub) {
     }
 }
 
-static void publish_unfinished(umqtt_obj_t *self, umqtt_unfinished_t *pub, bool resume) {
+// Sends pub (resume: again under its ticket, as umqtt_resume does) and sets its ticket.
+static void send_publish(umqtt_obj_t *self, umqtt_unfinished_t *pub, bool resume) {
+    umqtt_bytes_t topic = bytes_of(pub->topic);
+    umqtt_bytes_t msg = bytes_of(pub->msg);
     umqtt_call_t call;
     umqtt_env_t env;
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    umqtt_bytes_t topic = bytes_of(pub->topic);
-    umqtt_bytes_t msg = bytes_of(pub->msg);
     pub->ticket = finish(&call, resume
         ? umqtt_resume(client, &env, pub->ticket, topic, msg, pub->retain)
         : umqtt_publish(client, &env, topic, msg, pub->qos, pub->retain));
@@ -249,11 +250,11 @@ static void finish_unfinished(umqtt_obj_t *self, bool clean_session) {
                 if (clean_session) {
                     p->ticket = 0;
                 } else if (resume ? p->ticket > 0 : p->ticket == 0) {
-                    publish_unfinished(self, p, resume);
+                    send_publish(self, p, resume);
                 }
             }
             if (retry.topic != MP_OBJ_NULL && (resume ? retry.ticket > 0 : retry.ticket == 0)) {
-                publish_unfinished(self, &retry, resume);
+                send_publish(self, &retry, resume);
             }
         }
         nlr_pop();
@@ -515,13 +516,7 @@ static mp_obj_t umqtt_client_publish(size_t n_args, const mp_obj_t *pos_args, mp
         .qos = qos_arg(args[MSG_ARG_qos].u_obj),
         .retain = mp_obj_is_true(args[MSG_ARG_retain].u_obj),
     };
-    umqtt_bytes_t topic = bytes_of(pub.topic);
-    umqtt_bytes_t msg = bytes_of(pub.msg);
-
-    umqtt_call_t call;
-    umqtt_env_t env;
-    umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    if (self->failed.topic != MP_OBJ_NULL && umqtt_is_connected(client)) {
+    if (self->failed.topic != MP_OBJ_NULL && umqtt_is_connected(umqtt_glue_client(self))) {
         umqtt_unfinished_t *f = &self->failed;
         bool retried = f->done && f->qos == pub.qos && f->retain == pub.retain
             && mp_obj_equal(f->topic, pub.topic) && mp_obj_equal(f->msg, pub.msg);
@@ -531,7 +526,7 @@ static mp_obj_t umqtt_client_publish(size_t n_args, const mp_obj_t *pos_args, mp
             return mp_const_none;
         }
     }
-    pub.ticket = finish(&call, umqtt_publish(client, &env, topic, msg, pub.qos, pub.retain));
+    send_publish(self, &pub, false);
     if (pub.ticket > 0) {
         await_publish(self, &pub);
     }

@@ -156,8 +156,8 @@ int32_t umqtt_publish(umqtt_client_t *client, const umqtt_env_t *env, umqtt_byte
  * completed. topic, payload and retain must be the original ones. Returns the
  * ticket (await it as before), or 0 when there is no such publish (it never
  * left whole, or the session is new): publish it again. Unfinished publishes
- * not resumed before the next publish, subscribe, unsubscribe, await or
- * wait_msg are forgotten. */
+ * not resumed before the next QoS 1/2 publish, subscribe or unsubscribe are
+ * forgotten (until then nothing can await or complete them). */
 int32_t umqtt_resume(umqtt_client_t *client, const umqtt_env_t *env, int32_t ticket,
     umqtt_bytes_t topic, umqtt_bytes_t payload, uint8_t retain);
 /* Send SUBSCRIBE for one filter. Returns a ticket for umqtt_await. */

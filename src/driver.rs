@@ -282,8 +282,8 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// id: PUBLISH again with DUP=1 while unacknowledged, PUBREL once PUBREC came,
     /// nothing if it completed. Await it with [`Client::await_ack`] as before.
     /// `Ok(false)`: no such publish (it never left whole, or the session is new):
-    /// publish it again. Unfinished publishes not resumed before the next publish,
-    /// subscribe, unsubscribe, `await_ack` or `wait_msg` are forgotten.
+    /// publish it again. Unfinished publishes not resumed before the next operation
+    /// that takes a packet id (publish at QoS 1/2, subscribe, unsubscribe) are forgotten.
     pub fn resume<T: Transport>(
         &mut self,
         io: &mut T,
@@ -317,7 +317,6 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         scratch: Option<&mut [u8]>,
     ) -> Result<Option<PacketId>, Error<T::Error>> {
         self.check_connected()?;
-        self.session.drop_unsent();
         codec::topic::check_name(topic).map_err(|e| match e {
             CodecError::EmptyTopic => Error::InvalidArgument("topic must not be empty"),
             CodecError::NullCharacter => Error::InvalidArgument("topic must not contain U+0000"),
@@ -335,7 +334,6 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// Sends SUBSCRIBE for one filter; returns the packet id to await.
     pub fn subscribe<T: Transport>(&mut self, io: &mut T, filter: &str, qos: QoS) -> Result<PacketId, Error<T::Error>> {
         self.check_connected()?;
-        self.session.drop_unsent();
         check_filter_arg(filter)?;
         let pid = self.session.start(Pending::Suback)?;
         let subs = [Subscription { filter, qos }];
@@ -347,7 +345,6 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// Sends UNSUBSCRIBE for one filter; returns the packet id to await.
     pub fn unsubscribe<T: Transport>(&mut self, io: &mut T, filter: &str) -> Result<PacketId, Error<T::Error>> {
         self.check_connected()?;
-        self.session.drop_unsent();
         check_filter_arg(filter)?;
         let pid = self.session.start(Pending::Unsuback)?;
         let filters = [filter];
@@ -375,7 +372,6 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
 
     /// Waits until the operation `pid` is acknowledged, delivering messages that arrive meanwhile.
     pub fn await_ack<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, pid: PacketId) -> Result<Awaited, Error<T::Error>> {
-        self.session.drop_unsent();
         loop {
             match self.session.take_done(pid) {
                 Some(0x80) => return Err(Error::SubscribeFailed),
@@ -400,7 +396,6 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// mode or on a non-blocking socket without keepalive, nothing is there (None).
     pub fn wait_msg<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, mode: Mode) -> Result<Option<Event>, Error<T::Error>> {
         self.check_connected()?;
-        self.session.drop_unsent();
         self.pump(io, sink, mode)
     }
 

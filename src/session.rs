@@ -185,12 +185,14 @@ impl Session {
     }
 
     /// Forgets the unfinished publishes nobody resumed.
-    pub fn drop_unsent(&mut self) {
+    fn drop_unsent(&mut self) {
         self.outbound.retain(|o| !o.unsent);
     }
 
-    /// A packet id that is not 0 and not in flight.
+    /// A packet id that is not 0 and not in flight. A new operation ends the resuming:
+    /// unfinished publishes not resumed are forgotten.
     pub fn next_pid(&mut self) -> Result<PacketId, SessionError> {
+        self.drop_unsent();
         self.reap();
         if self.outbound.is_full() {
             return Err(SessionError::Busy);

@@ -1007,7 +1007,8 @@ fn publishes_not_resumed_are_forgotten_at_the_next_call() {
     io.take_writes();
     assert!(break_and_reconnect(&mut c, &mut io, &CONNACK_SESSION));
     assert_eq!(c.resume(&mut io, ids[2], "t", b"", false, None), Ok(true));
-    // A stray PUBACK for one not resumed does not complete it; the slots are free again.
+    // One not resumed can be neither completed (a stray PUBACK) nor awaited; the next
+    // publish frees its slot.
     io.push(&h("40 02 00 01"));
     io.silence();
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(Some(Event::Control(0x40))));
