@@ -913,6 +913,25 @@ fn qos2_first_delivery_under_an_unreleased_id_is_a_new_message() {
     assert_eq!(io.take_writes(), vec![h("50 02 00 05"); 3], "PUBREC each time");
 }
 
+/// The id then stands for the new message: if that one is refused (not acknowledged), its
+/// redelivery (DUP=1) is delivered, not taken for a duplicate of the old one.
+#[test]
+fn qos2_refused_first_delivery_under_an_unreleased_id_is_delivered_when_redelivered() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 0, None);
+    let mut sink = VecSink::default();
+    io.push(&publish_bytes(QoS::ExactlyOnce, 5, false, "q2", b"old"));
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 3);
+    io.push(&publish_bytes(QoS::ExactlyOnce, 5, false, "q2", b"new"));
+    sink.refuse = true;
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Err(Error::Sink));
+    sink.refuse = false;
+    io.push(&publish_bytes(QoS::ExactlyOnce, 5, true, "q2", b"new"));
+    assert_eq!(message(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg)).len, 3);
+    assert_eq!(sink.messages, vec![("q2".into(), b"old".to_vec()), ("q2".into(), b"new".to_vec())]);
+    assert_eq!(io.take_writes(), vec![h("50 02 00 05"); 2], "PUBREC for the delivered ones only");
+}
+
 #[test]
 fn connack_of_the_wrong_length_is_named() {
     let mut io = ScriptedTransport::new();
