@@ -12,15 +12,18 @@
 #include "py/mphal.h"
 #include "py/objexcept.h"
 #include "py/objstr.h"
+#include "py/objtype.h"
 #include "py/stream.h"
 #include "umqtt_glue.h"
 
-// A larger scratch buffer (for one big publish) is freed once the call is over.
-#ifndef UMQTT_SCRATCH_KEEP
-#define UMQTT_SCRATCH_KEEP (4096)
-#endif
-
 #define PINGRESP (0xd0)
+
+static const mp_obj_type_t umqtt_type_MQTTClient;
+
+// The client behind self_in, which may be an instance of a Python subclass.
+static umqtt_obj_t *native_self(mp_obj_t self_in) {
+    return MP_OBJ_TO_PTR(mp_obj_cast_to_native_base(self_in, MP_OBJ_FROM_PTR(&umqtt_type_MQTTClient)));
+}
 
 MP_DEFINE_EXCEPTION(MQTTException, Exception)
 
@@ -69,17 +72,11 @@ static MP_NORETURN void raise_error(umqtt_obj_t *self, int32_t rc) {
 
 // After each engine call: raise what a callback caught, or the engine's error.
 static int32_t finish(umqtt_call_t *call, int32_t rc) {
-    umqtt_obj_t *self = call->self;
-    if (self->scratch_len > UMQTT_SCRATCH_KEEP) {
-        m_del(byte, self->scratch, self->scratch_len);
-        self->scratch = NULL;
-        self->scratch_len = 0;
-    }
     if (call->exc != MP_OBJ_NULL) {
         nlr_raise(call->exc);
     }
     if (rc < 0) {
-        raise_error(self, rc);
+        raise_error(call->self, rc);
     }
     return rc;
 }
@@ -135,8 +132,11 @@ static int32_t timeout_arg(mp_obj_t timeout) {
     return (int32_t)ms;
 }
 
+#define CALL_METHOD_MAX_ARGS (3) // setsockopt(level, option, value)
+
 static mp_obj_t call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj_t *args) {
-    mp_obj_t dest[2 + 2];
+    mp_obj_t dest[2 + CALL_METHOD_MAX_ARGS];
+    assert(n_args <= CALL_METHOD_MAX_ARGS);
     mp_load_method(obj, name, dest);
     for (size_t i = 0; i < n_args; ++i) {
         dest[2 + i] = args[i];
@@ -144,26 +144,102 @@ static mp_obj_t call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj
     return mp_call_method_n_kw(n_args, 0, dest);
 }
 
+// The module knows the socket's mode only from what it applied itself (ports
+// have no portable way to ask a socket); see UMQTT_SOCK_* in umqtt_glue.h.
+// A mode already in force is not set again (each call costs the port a system
+// call or two per wait_msg/check_msg).
 static void sock_setblocking(umqtt_obj_t *self, bool blocking) {
+    int32_t mode = blocking ? UMQTT_SOCK_BLOCKING : 0;
+    if (self->sock_mode == mode) {
+        return;
+    }
     mp_obj_t arg = mp_obj_new_bool(blocking);
     call_method(self->sock, MP_QSTR_setblocking, 1, &arg);
+    self->sock_mode = mode;
 }
 
 /******************************************************************************/
 // Incoming messages and acknowledgements
 
-// Hands the message the sink received to the callback, as umqtt does: cb(topic, msg).
+// The payload the engine read into rx_buf, as a bytes object that takes the
+// buffer over (no copy). Its hash is left for when it is needed (0: not yet
+// computed, as py/objstr.c allows): hashing a large payload here would cost
+// more than receiving it.
+static mp_obj_t take_payload(umqtt_obj_t *self, size_t len) {
+    byte *data = self->rx_buf;
+    self->rx_buf = NULL;
+    if (len == 0 || data == NULL) {
+        return mp_const_empty_bytes;
+    }
+    data[len] = '\0';
+    mp_obj_str_t *o = mp_obj_malloc(mp_obj_str_t, &mp_type_bytes);
+    o->len = len;
+    o->hash = 0;
+    o->data = data;
+    return MP_OBJ_FROM_PTR(o);
+}
+
+// Hands the message the sink received to the callback, as umqtt does:
+// cb(topic, msg). Only once it returned normally does the broker get its
+// PUBACK/PUBREC: a callback that raises (or a board reset inside it) leaves
+// the message to be delivered again after a reconnect.
 static void deliver(umqtt_obj_t *self, const umqtt_event_t *event) {
     mp_obj_t topic = self->rx_topic;
-    mp_obj_t msg = mp_const_empty_bytes;
-    if (event->payload_len > 0) {
-        self->rx_msg.len = event->payload_len;
-        msg = mp_obj_new_bytes_from_vstr(&self->rx_msg);
-    }
+    mp_obj_t msg = take_payload(self, event->payload_len);
     // Cleared first: the callback may receive messages of its own.
     self->rx_topic = mp_const_none;
-    memset(&self->rx_msg, 0, sizeof(self->rx_msg));
-    mp_call_function_2(self->cb, topic, msg);
+    self->delivering += 1;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_call_function_2(self->cb, topic, msg);
+        nlr_pop();
+        self->delivering -= 1;
+    } else {
+        self->delivering -= 1;
+        nlr_jump(nlr.ret_val);
+    }
+    if (event->qos > 0) {
+        umqtt_call_t call;
+        umqtt_env_t env;
+        umqtt_glue_env(&call, &env, self, UMQTT_GLUE_OTHER);
+        finish(&call, umqtt_ack(umqtt_glue_client(self), &env, event->packet_id));
+    }
+}
+
+// What wait_msg/check_msg return: the packet type byte, None for nothing or PINGRESP.
+static mp_obj_t wait_result(umqtt_obj_t *self, int32_t rc, const umqtt_event_t *event) {
+    if (rc == UMQTT_MESSAGE) {
+        deliver(self, event);
+    } else if (rc != UMQTT_PACKET || event->packet_type == PINGRESP) {
+        return mp_const_none;
+    }
+    return MP_OBJ_NEW_SMALL_INT(event->packet_type);
+}
+
+// Handles the packets already whole in the engine's buffer, reading nothing:
+// a loop that polls the socket before each check_msg() would not see them
+// (several packets may come in one read). After an acknowledgement wait only
+// the messages that follow it (publish() and subscribe() deliver what arrives
+// while they wait; a packet of another kind is left for wait_msg/check_msg).
+// Not inside a callback: the call it runs under drains once it returns, so
+// nesting stays shallow.
+static void handle_buffered(umqtt_obj_t *self, bool messages_only) {
+    umqtt_client_t *client = umqtt_glue_client(self);
+    for (;;) {
+        int32_t first = umqtt_buffered_packet(client);
+        if (self->delivering > 0 || first == 0 || (messages_only && (first & 0xf0) != 0x30)) {
+            return;
+        }
+        umqtt_call_t call;
+        umqtt_env_t env;
+        umqtt_event_t event;
+        umqtt_glue_env(&call, &env, self, UMQTT_GLUE_OTHER);
+        int32_t rc = finish(&call, umqtt_wait_msg(client, &env, UMQTT_WAIT_BUFFERED, &event));
+        if (rc == UMQTT_DONE) {
+            return;
+        }
+        wait_result(self, rc, &event);
+    }
 }
 
 // Waits for the acknowledgement of *ticket, delivering messages meanwhile. The
@@ -192,6 +268,7 @@ static void await_ticket(umqtt_obj_t *self, const int32_t *ticket) {
             nlr_jump(nlr.ret_val);
         }
         if (rc == UMQTT_DONE) {
+            handle_buffered(self, true);
             return;
         }
     }
@@ -278,16 +355,6 @@ static void forget_finished(umqtt_obj_t *self) {
     }
 }
 
-// What wait_msg/check_msg return: the packet type byte, None for nothing or PINGRESP.
-static mp_obj_t wait_result(umqtt_obj_t *self, int32_t rc, const umqtt_event_t *event) {
-    if (rc == UMQTT_MESSAGE) {
-        deliver(self, event);
-    } else if (rc != UMQTT_PACKET || event->packet_type == PINGRESP) {
-        return mp_const_none;
-    }
-    return MP_OBJ_NEW_SMALL_INT(event->packet_type);
-}
-
 /******************************************************************************/
 // MQTTClient
 
@@ -328,11 +395,11 @@ static mp_obj_t umqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, 
     self->lw_qos = MP_OBJ_NEW_SMALL_INT(0);
     self->lw_retain = mp_const_false;
     self->rx_topic = mp_const_none;
-    memset(&self->rx_msg, 0, sizeof(self->rx_msg));
+    self->rx_buf = NULL;
     self->publishing = NULL;
     self->failed.topic = MP_OBJ_NULL;
-    self->scratch = NULL;
-    self->scratch_len = 0;
+    self->sock_mode = UMQTT_SOCK_UNKNOWN;
+    self->delivering = 0;
     if (umqtt_client_init(umqtt_glue_client(self), umqtt_client_size()) != UMQTT_DONE) {
         mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("umqtt client init failed"));
     }
@@ -387,10 +454,12 @@ static void set_nodelay(mp_obj_t sock) {
     }
 }
 
-static void open_socket(umqtt_obj_t *self, mp_obj_t timeout) {
+static void open_socket(umqtt_obj_t *self, mp_obj_t timeout, int32_t timeout_ms) {
     mp_obj_t socket_mod = mp_import_name(MP_QSTR_socket, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
     self->sock = mp_call_function_0(mp_load_attr(socket_mod, MP_QSTR_socket));
+    self->sock_mode = UMQTT_SOCK_UNKNOWN;
     call_method(self->sock, MP_QSTR_settimeout, 1, &timeout);
+    self->sock_mode = timeout_ms == UMQTT_WAIT_FOREVER ? UMQTT_SOCK_BLOCKING : timeout_ms;
     mp_obj_t ai = mp_call_function_2(mp_load_attr(socket_mod, MP_QSTR_getaddrinfo), self->server, self->port);
     mp_obj_t addr = mp_obj_subscr(mp_obj_subscr(ai, MP_OBJ_NEW_SMALL_INT(0), MP_OBJ_SENTINEL),
         MP_OBJ_NEW_SMALL_INT(-1), MP_OBJ_SENTINEL);
@@ -466,11 +535,11 @@ static mp_obj_t umqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp
     umqtt_client_t *client = umqtt_glue_client(self);
     umqtt_reset(client);
     self->rx_topic = mp_const_none;
-    memset(&self->rx_msg, 0, sizeof(self->rx_msg));
+    self->rx_buf = NULL;
     if (self->sock != mp_const_none) {
         call_method(self->sock, MP_QSTR_close, 0, NULL);
     }
-    open_socket(self, args[ARG_timeout].u_obj);
+    open_socket(self, args[ARG_timeout].u_obj, options.timeout_ms);
 
     umqtt_call_t call;
     umqtt_env_t env;
@@ -573,17 +642,37 @@ static mp_obj_t umqtt_client_unsubscribe(mp_obj_t self_in, mp_obj_t topic_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(umqtt_client_unsubscribe_obj, umqtt_client_unsubscribe);
 
+// How wait_msg waits for its first packet. With keepalive on a socket in a
+// mode the module set (blocking, or a timeout connect() gave it), waits are
+// bounded through MP_STREAM_POLL so that PINGREQ goes out on time and a silent
+// broker is noticed. Otherwise, as umqtt.simple, the read waits as the socket
+// does: a socket the script may have set non-blocking (umqtt.robust's
+// check_msg does) gives None at once.
+static umqtt_glue_kind_t wait_msg_kind(umqtt_obj_t *self, int32_t *timeout_ms) {
+    *timeout_ms = UMQTT_WAIT_FOREVER;
+    if (keepalive_arg(self->keepalive) == 0 || self->sock_mode == UMQTT_SOCK_UNKNOWN || self->sock_mode == 0) {
+        return UMQTT_GLUE_DIRECT;
+    }
+    if (self->sock_mode > 0) {
+        *timeout_ms = self->sock_mode;
+    }
+    return UMQTT_GLUE_OTHER;
+}
+
 static mp_obj_t umqtt_client_wait_msg(mp_obj_t self_in) {
     umqtt_obj_t *self = MP_OBJ_TO_PTR(self_in);
     umqtt_call_t call;
     umqtt_env_t env;
     umqtt_event_t event;
+    int32_t timeout_ms;
     forget_finished(self);
-    umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_WAIT_MSG);
-    int32_t rc = finish(&call, umqtt_wait_msg(client, &env, UMQTT_MODE_WAIT, &event));
+    umqtt_client_t *client = begin(&call, &env, self, wait_msg_kind(self, &timeout_ms));
+    int32_t rc = finish(&call, umqtt_wait_msg(client, &env, timeout_ms, &event));
     // As umqtt.simple: whatever mode the socket was in, it leaves blocking.
     sock_setblocking(self, true);
-    return wait_result(self, rc, &event);
+    mp_obj_t result = wait_result(self, rc, &event);
+    handle_buffered(self, false);
+    return result;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(umqtt_client_wait_msg_obj, umqtt_client_wait_msg);
 
@@ -594,12 +683,21 @@ static mp_obj_t umqtt_client_check_msg(mp_obj_t self_in) {
     umqtt_event_t event;
     forget_finished(self);
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    // Non-blocking as umqtt.simple makes it, so that no read can block
-    // (a TLS record may be readable only in part).
-    sock_setblocking(self, false);
-    int32_t rc = finish(&call, umqtt_wait_msg(client, &env, UMQTT_MODE_CHECK, &event));
-    sock_setblocking(self, true);
-    return wait_result(self, rc, &event);
+    // A plain socket of known mode is read only once polled readable, so no
+    // read can block. Otherwise non-blocking as umqtt.simple makes it: a TLS
+    // record may be readable only in part, and a fake socket is read at once.
+    bool plain = self->sock_mode != UMQTT_SOCK_UNKNOWN && self->tcp_sock == mp_const_none
+        && umqtt_glue_stream(self->sock) != NULL;
+    if (!plain) {
+        sock_setblocking(self, false);
+    }
+    int32_t rc = finish(&call, umqtt_wait_msg(client, &env, 0, &event));
+    if (!plain) {
+        sock_setblocking(self, true);
+    }
+    mp_obj_t result = wait_result(self, rc, &event);
+    handle_buffered(self, false);
+    return result;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(umqtt_client_check_msg_obj, umqtt_client_check_msg);
 
@@ -641,12 +739,40 @@ static void umqtt_client_set_sock(umqtt_obj_t *self, mp_obj_t sock) {
     }
     self->sock = sock;
     self->tcp_sock = mp_const_none;
+    self->sock_mode = UMQTT_SOCK_UNKNOWN;
     umqtt_reset(client);
     self->rx_topic = mp_const_none;
-    memset(&self->rx_msg, 0, sizeof(self->rx_msg));
+    self->rx_buf = NULL;
     if (sock != mp_const_none) {
         connect_as_adopted(self);
     }
+}
+
+// Loads (value == MP_OBJ_NULL) or stores the field named attr; false if there is none.
+// from_subclass: the access comes from a Python subclass's code (the properties
+// below), such as umqtt.robust's check_msg, which sets the socket non-blocking
+// itself before calling wait_msg; the module then no longer knows the socket's
+// mode. A plain client handing out its socket (to register it with a poller,
+// say) keeps the mode the module set.
+static bool field_access(umqtt_obj_t *self, qstr attr, mp_obj_t value, mp_obj_t *loaded, bool from_subclass) {
+    for (size_t i = 0; i < MP_ARRAY_SIZE(umqtt_client_fields); ++i) {
+        if (attr != umqtt_client_fields[i].name) {
+            continue;
+        }
+        mp_obj_t *field = (mp_obj_t *)((byte *)self + umqtt_client_fields[i].offset);
+        if (value == MP_OBJ_NULL) {
+            if (attr == MP_QSTR_sock && from_subclass) {
+                self->sock_mode = UMQTT_SOCK_UNKNOWN;
+            }
+            *loaded = *field;
+        } else if (attr == MP_QSTR_sock) {
+            umqtt_client_set_sock(self, value);
+        } else {
+            *field = value;
+        }
+        return true;
+    }
+    return false;
 }
 
 static void umqtt_client_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
@@ -655,28 +781,126 @@ static void umqtt_client_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
         dest[0] = MP_OBJ_NEW_SMALL_INT(umqtt_last_packet_id(umqtt_glue_client(self)));
         return;
     }
-    for (size_t i = 0; i < MP_ARRAY_SIZE(umqtt_client_fields); ++i) {
-        if (attr != umqtt_client_fields[i].name) {
-            continue;
-        }
-        mp_obj_t *field = (mp_obj_t *)((byte *)self + umqtt_client_fields[i].offset);
-        if (dest[0] == MP_OBJ_NULL) {
-            dest[0] = *field;
-        } else if (dest[1] != MP_OBJ_NULL) {
-            if (attr == MP_QSTR_sock) {
-                umqtt_client_set_sock(self, dest[1]);
-            } else {
-                *field = dest[1];
-            }
-            dest[0] = MP_OBJ_NULL;
-        }
-        return;
-    }
     if (dest[0] == MP_OBJ_NULL) {
-        // Not a field: look for a method.
-        dest[1] = MP_OBJ_SENTINEL;
+        if (!field_access(self, attr, MP_OBJ_NULL, dest, false)) {
+            dest[1] = MP_OBJ_SENTINEL; // not a field: look for a method
+        }
+    } else if (dest[1] != MP_OBJ_NULL && field_access(self, attr, dest[1], NULL, false)) {
+        dest[0] = MP_OBJ_NULL;
     }
 }
+
+#if MICROPY_PY_BUILTINS_PROPERTY
+// On an instance of a Python subclass (every umqtt.robust client) a store goes
+// to the instance's own dict, where the native methods never look, unless the
+// class has a property of that name. MicroPython honours properties only when
+// they are in a Python class's own dict (or a Python base's), not in a native
+// base's locals: each field is a property that umqtt_add_properties() puts
+// on the Python classes built on MQTTClient that come with the firmware.
+typedef struct {
+    mp_obj_base_t base;
+    mp_rom_obj_t proxy[3]; // getter, setter, deleter: py/objproperty.c's layout
+} umqtt_property_t;
+
+#define UMQTT_FIELD_PROPERTY(name) \
+    static mp_obj_t get_##name(mp_obj_t self_in) { \
+        mp_obj_t value; \
+        field_access(native_self(self_in), MP_QSTR_##name, MP_OBJ_NULL, &value, true); \
+        return value; \
+    } \
+    static MP_DEFINE_CONST_FUN_OBJ_1(get_##name##_obj, get_##name); \
+    static mp_obj_t set_##name(mp_obj_t self_in, mp_obj_t value) { \
+        field_access(native_self(self_in), MP_QSTR_##name, value, NULL, true); \
+        return mp_const_none; \
+    } \
+    static MP_DEFINE_CONST_FUN_OBJ_2(set_##name##_obj, set_##name); \
+    static const umqtt_property_t name##_property = { \
+        { &mp_type_property }, { MP_ROM_PTR(&get_##name##_obj), MP_ROM_PTR(&set_##name##_obj), MP_ROM_NONE } \
+    }
+
+UMQTT_FIELD_PROPERTY(sock);
+UMQTT_FIELD_PROPERTY(server);
+UMQTT_FIELD_PROPERTY(port);
+UMQTT_FIELD_PROPERTY(client_id);
+UMQTT_FIELD_PROPERTY(user);
+UMQTT_FIELD_PROPERTY(pswd);
+UMQTT_FIELD_PROPERTY(keepalive);
+UMQTT_FIELD_PROPERTY(ssl);
+UMQTT_FIELD_PROPERTY(ssl_params);
+UMQTT_FIELD_PROPERTY(cb);
+UMQTT_FIELD_PROPERTY(lw_topic);
+UMQTT_FIELD_PROPERTY(lw_msg);
+UMQTT_FIELD_PROPERTY(lw_qos);
+UMQTT_FIELD_PROPERTY(lw_retain);
+
+#define UMQTT_PROPERTY_ENTRY(name) { MP_ROM_QSTR(MP_QSTR_##name), MP_ROM_PTR(&name##_property) }
+static const mp_rom_map_elem_t umqtt_field_properties_table[] = {
+    UMQTT_PROPERTY_ENTRY(sock),
+    UMQTT_PROPERTY_ENTRY(server),
+    UMQTT_PROPERTY_ENTRY(port),
+    UMQTT_PROPERTY_ENTRY(client_id),
+    UMQTT_PROPERTY_ENTRY(user),
+    UMQTT_PROPERTY_ENTRY(pswd),
+    UMQTT_PROPERTY_ENTRY(keepalive),
+    UMQTT_PROPERTY_ENTRY(ssl),
+    UMQTT_PROPERTY_ENTRY(ssl_params),
+    UMQTT_PROPERTY_ENTRY(cb),
+    UMQTT_PROPERTY_ENTRY(lw_topic),
+    UMQTT_PROPERTY_ENTRY(lw_msg),
+    UMQTT_PROPERTY_ENTRY(lw_qos),
+    UMQTT_PROPERTY_ENTRY(lw_retain),
+};
+
+// Gives cls, a Python class derived from MQTTClient and not subclassed yet,
+// the fields as properties (storing one makes MicroPython mark the class as
+// having special accessors, so its subclasses inherit them too).
+static void umqtt_add_properties(mp_obj_t cls) {
+    if (!mp_obj_is_type(cls, &mp_type_type) || !mp_obj_is_subclass_fast(cls, MP_OBJ_FROM_PTR(&umqtt_type_MQTTClient))) {
+        return;
+    }
+    const mp_obj_type_t *type = MP_OBJ_TO_PTR(cls);
+    if (!mp_obj_is_instance_type(type) || (type->flags & MP_TYPE_FLAG_IS_SUBCLASSED)) {
+        return;
+    }
+    for (size_t i = 0; i < MP_ARRAY_SIZE(umqtt_field_properties_table); ++i) {
+        mp_store_attr(cls, MP_OBJ_QSTR_VALUE(umqtt_field_properties_table[i].key),
+            (mp_obj_t)umqtt_field_properties_table[i].value);
+    }
+}
+#endif
+
+// select.poll on the client itself: readable while a whole packet waits in the
+// engine's buffer (its socket does not show it) or while the socket is.
+static mp_uint_t umqtt_client_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t arg, int *errcode) {
+    if (request != MP_STREAM_POLL) {
+        *errcode = MP_EINVAL;
+        return MP_STREAM_ERROR;
+    }
+    umqtt_obj_t *self = native_self(self_in);
+    mp_uint_t ready = 0;
+    if ((arg & MP_STREAM_POLL_RD) && umqtt_buffered_packet(umqtt_glue_client(self)) != 0) {
+        ready = MP_STREAM_POLL_RD;
+    }
+    if (self->sock == mp_const_none) {
+        return ready;
+    }
+    umqtt_call_t call;
+    umqtt_env_t env;
+    umqtt_glue_env(&call, &env, self, UMQTT_GLUE_OTHER);
+    if (call.stream == NULL || call.stream->ioctl == NULL) {
+        return ready; // a Python object: nothing to ask
+    }
+    intptr_t polled = umqtt_glue_poll(&call, arg);
+    if (polled < 0) {
+        *errcode = UMQTT_IO_ERRNO_BASE - polled;
+        return MP_STREAM_ERROR;
+    }
+    return ready | (mp_uint_t)polled;
+}
+
+static const mp_stream_p_t umqtt_client_stream = {
+    .ioctl = umqtt_client_ioctl,
+};
 
 static const mp_rom_map_elem_t umqtt_client_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_set_callback), MP_ROM_PTR(&umqtt_client_set_callback_obj) },
@@ -698,6 +922,7 @@ static MP_DEFINE_CONST_OBJ_TYPE(
     MP_TYPE_FLAG_NONE,
     make_new, umqtt_client_make_new,
     attr, umqtt_client_attr,
+    protocol, &umqtt_client_stream,
     locals_dict, &umqtt_client_locals_dict
     );
 
@@ -767,6 +992,14 @@ void umqtt_module_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
             }
         }
     } else if (dest[1] != MP_OBJ_NULL && mp_obj_is_type(dest[1], &mp_type_module)) {
+        #if MICROPY_PY_BUILTINS_PROPERTY
+        // umqtt.robust, just imported: its client's attributes become properties.
+        mp_obj_module_t *module = MP_OBJ_TO_PTR(dest[1]);
+        mp_map_elem_t *cls = mp_map_lookup(&module->globals->map, MP_OBJ_NEW_QSTR(MP_QSTR_MQTTClient), MP_MAP_LOOKUP);
+        if (cls != NULL) {
+            umqtt_add_properties(cls->value);
+        }
+        #endif
         dest[0] = MP_OBJ_NULL;
     }
 }

@@ -11,6 +11,16 @@
 #include "py/stream.h"
 #include "umqtt_native.h"
 
+// Where sockets have file descriptors, poll() on one replaces the MP_STREAM_POLL
+// loop of other ports (a shortcut only: every stream is waited on without it).
+#ifndef UMQTT_GLUE_POSIX
+#if defined(__unix__) || defined(__APPLE__)
+#define UMQTT_GLUE_POSIX (1)
+#else
+#define UMQTT_GLUE_POSIX (0)
+#endif
+#endif
+
 // A QoS 1/2 publish not acknowledged yet: what connect() sends again (same
 // packet id) when the broker resumes the session, or afresh when it does not.
 typedef struct _umqtt_unfinished_t {
@@ -23,6 +33,10 @@ typedef struct _umqtt_unfinished_t {
     struct _umqtt_unfinished_t *outer; // the publish() further down the C stack
 } umqtt_unfinished_t;
 
+// What the module knows of its socket's mode (settimeout/setblocking it applied).
+#define UMQTT_SOCK_UNKNOWN (-2)  // handed to the script since: it may have changed it
+#define UMQTT_SOCK_BLOCKING (-1) // 0: non-blocking; > 0: a timeout of that many ms
+
 // An MQTTClient. Everything the engine touches between calls is in here, so
 // the GC sees it: the engine's own state lives in mem[], and the message being
 // received (whose payload may arrive over several check_msg calls) is rx_*.
@@ -31,7 +45,7 @@ typedef struct _umqtt_obj_t {
     // umqtt.simple's instance attributes, kept as the objects the user gave.
     mp_obj_t sock;
     // The TCP socket under a TLS wrapper that connect() made (None otherwise):
-    // its descriptor tells whether sock is blocking and is what poll() waits on.
+    // where it has a file descriptor, that is what poll() waits on.
     mp_obj_t tcp_sock;
     mp_obj_t server;
     mp_obj_t port;
@@ -46,17 +60,20 @@ typedef struct _umqtt_obj_t {
     mp_obj_t lw_msg;
     mp_obj_t lw_qos;
     mp_obj_t lw_retain;
-    // Topic and payload of the incoming message the sink callback started.
+    // Topic and payload buffer (rx_len + 1 bytes) of the incoming message the
+    // sink callback started; the payload becomes the callback's bytes object.
     mp_obj_t rx_topic;
-    vstr_t rx_msg;
+    byte *rx_buf;
+    size_t rx_len;
     // The publish() calls awaiting acknowledgement, innermost first (on the C
     // stack: a callback may publish while an outer publish waits).
     umqtt_unfinished_t *publishing;
     // The last publish() that failed with the connection: connect() finishes it.
     umqtt_unfinished_t failed;
-    // Room for an outgoing packet larger than the engine's transmit buffer.
-    byte *scratch;
-    size_t scratch_len;
+    // The socket's mode as the module left it: UMQTT_SOCK_* or a timeout in ms.
+    int32_t sock_mode;
+    // Callbacks running (nested): buffered packets are handled once none is.
+    uint16_t delivering;
     // umqtt_client_size() bytes at the first umqtt_client_align() boundary.
     byte mem[];
 } umqtt_obj_t;
@@ -64,7 +81,7 @@ typedef struct _umqtt_obj_t {
 // How a call may wait for input (see umqtt_io.c's env_wait).
 typedef enum {
     UMQTT_GLUE_OTHER,
-    UMQTT_GLUE_WAIT_MSG, // wait_msg: may read without waiting (see umqtt_io.c)
+    UMQTT_GLUE_DIRECT, // reads go straight to the socket, in the socket's own mode
 } umqtt_glue_kind_t;
 
 // One call into the engine: the env's ctx. Lives on the C stack (scanned by
@@ -78,13 +95,23 @@ typedef struct _umqtt_call_t {
     // The first exception a callback caught; raised once the engine returned.
     mp_obj_t exc;
     umqtt_glue_kind_t kind;
-    // File descriptor for poll(): -2 not asked yet, -1 none.
+    #if UMQTT_GLUE_POSIX
+    // File descriptor for poll(), a shortcut where there is one: -2 not asked yet, -1 none.
     int fd;
+    #endif
 } umqtt_call_t;
 
 umqtt_client_t *umqtt_glue_client(umqtt_obj_t *self);
 
 // Prepares call and env for a call on self->sock.
 void umqtt_glue_env(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self, umqtt_glue_kind_t kind);
+
+// The stream protocol to drive obj through, or NULL when its Python methods
+// are to be called instead.
+const mp_stream_p_t *umqtt_glue_stream(mp_obj_t obj);
+
+// MP_STREAM_POLL on the call's socket for the flags in want: the flags that
+// are ready (error and hang-up included), or a UMQTT_IO_* code.
+intptr_t umqtt_glue_poll(umqtt_call_t *call, mp_uint_t want);
 
 #endif // UMQTT_GLUE_H

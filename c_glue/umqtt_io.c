@@ -8,8 +8,11 @@
  * callback caught an exception, the others of the same call fail at once, so
  * that it reaches Python promptly (the engine then drops the connection).
  *
- * A native socket (the port's socket or ssl object) is driven through its
- * stream protocol; any other object through its read/write methods, as
+ * A stream (the port's socket or ssl object, or a Python io.IOBase subclass)
+ * is driven through its stream protocol and waited on with MP_STREAM_POLL and
+ * the port's event wait, as select.poll does on ports whose sockets have no
+ * file descriptor; poll() on a descriptor is only a shortcut where there is
+ * one. Any other object is driven through its read/write methods, as
  * umqtt.simple would (that is how its tests feed a fake socket).
  */
 #include <string.h>
@@ -21,19 +24,8 @@
 #include "py/stream.h"
 #include "umqtt_glue.h"
 
-// poll() on the socket's file descriptor where the port has one; the other
-// ports wait through the stream's MP_STREAM_POLL and MicroPython's event loop.
-#ifndef UMQTT_GLUE_POSIX
-#if defined(__unix__) || defined(__APPLE__)
-#define UMQTT_GLUE_POSIX (1)
-#else
-#define UMQTT_GLUE_POSIX (0)
-#endif
-#endif
-
 #if UMQTT_GLUE_POSIX
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #endif
 
@@ -61,6 +53,42 @@ static mp_obj_t call_method_1(mp_obj_t obj, qstr name, mp_obj_t arg) {
     mp_load_method(obj, name, dest);
     dest[2] = arg;
     return mp_call_method_n_kw(1, 0, dest);
+}
+
+/******************************************************************************/
+// Streams
+
+// The native type a Python class derives from (NULL for a pure Python class).
+static const mp_obj_type_t *native_base(const mp_obj_type_t *type) {
+    while (mp_obj_is_instance_type(type)) {
+        if (!MP_OBJ_TYPE_HAS_SLOT(type, parent)) {
+            return NULL;
+        }
+        const void *parent = MP_OBJ_TYPE_GET_SLOT(type, parent);
+        if (((mp_obj_base_t *)parent)->type != &mp_type_type) {
+            return NULL; // several bases: leave it to the Python methods
+        }
+        type = parent;
+    }
+    return type == &mp_type_object ? NULL : type;
+}
+
+const mp_stream_p_t *umqtt_glue_stream(mp_obj_t obj) {
+    const mp_obj_type_t *type = mp_obj_get_type(obj);
+    if (!MP_OBJ_TYPE_HAS_SLOT(type, protocol)) {
+        return NULL;
+    }
+    if (mp_obj_is_instance_type(type)) {
+        // A Python class inherits its native base's protocol. io.IOBase's calls
+        // the instance's readinto/write/ioctl, so it takes the instance; any
+        // other native base (a subclassed socket) expects its own struct, so
+        // such objects go through their methods instead.
+        const mp_obj_type_t *base = native_base(type);
+        if (base == NULL || base->name != MP_QSTR_IOBase) {
+            return NULL;
+        }
+    }
+    return mp_get_stream(obj);
 }
 
 /******************************************************************************/
@@ -141,20 +169,25 @@ static intptr_t env_write(void *ctx, const uint8_t *buf, size_t len) {
 /******************************************************************************/
 // Waiting
 
+intptr_t umqtt_glue_poll(umqtt_call_t *call, mp_uint_t want) {
+    int errcode;
+    mp_uint_t ret = call->stream->ioctl(call->sock, MP_STREAM_POLL, want, &errcode);
+    if (ret == MP_STREAM_ERROR) {
+        return UMQTT_IO_ERRNO_BASE - errcode;
+    }
+    return ret & (want | MP_STREAM_POLL_ERR | MP_STREAM_POLL_HUP | MP_STREAM_POLL_NVAL);
+}
+
 #if UMQTT_GLUE_POSIX
 static int stream_fd(mp_obj_t obj) {
-    const mp_obj_type_t *type = mp_obj_get_type(obj);
-    if (mp_obj_is_instance_type(type) || !MP_OBJ_TYPE_HAS_SLOT(type, protocol)) {
-        return -1;
-    }
-    const mp_stream_p_t *stream = mp_get_stream(obj);
+    const mp_stream_p_t *stream = umqtt_glue_stream(obj);
     int errcode;
-    mp_uint_t fd = stream->ioctl ? stream->ioctl(obj, MP_STREAM_GET_FILENO, 0, &errcode) : MP_STREAM_ERROR;
+    mp_uint_t fd = stream && stream->ioctl ? stream->ioctl(obj, MP_STREAM_GET_FILENO, 0, &errcode) : MP_STREAM_ERROR;
     return fd == MP_STREAM_ERROR ? -1 : (int)fd;
 }
 
 // The socket's descriptor, or that of the TCP socket under our TLS wrapper
-// (setblocking on the wrapper reaches it, and its readiness bounds the wait).
+// (its readiness bounds the wait).
 static int call_fd(umqtt_call_t *call) {
     if (call->fd == -2) {
         call->fd = stream_fd(call->sock);
@@ -178,40 +211,40 @@ static void poll_fd(int fd, bool for_write, int32_t timeout_ms) {
 }
 #endif
 
-// wait_msg must return None at once on a non-blocking socket, as umqtt.simple's
-// does (umqtt.robust's check_msg relies on it), and can only wait with a bound
-// (to send PINGREQ on time) on a socket known to be blocking: that takes a file
-// descriptor. Elsewhere wait_msg reads straight from the socket, as umqtt.simple.
-static bool wait_msg_reads_directly(umqtt_call_t *call) {
+// Sleeps until the stream may be ready or about left ms pass, as the port waits for events.
+static void wait_event(umqtt_call_t *call, bool for_write, int32_t left) {
     #if UMQTT_GLUE_POSIX
     int fd = call_fd(call);
-    return fd < 0 || (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+    if (fd >= 0) {
+        poll_fd(fd, for_write, left);
+        return;
+    }
     #else
     (void)call;
-    return true;
+    (void)for_write;
     #endif
+    if (left == UMQTT_WAIT_FOREVER) {
+        mp_event_wait_indefinite();
+    } else {
+        mp_event_wait_ms(left);
+    }
 }
 
 static int32_t do_wait(umqtt_call_t *call, int32_t for_write, int32_t timeout_ms) {
-    const mp_stream_p_t *stream = call->stream;
-    if (stream == NULL || stream->ioctl == NULL) {
+    if (call->stream == NULL || call->stream->ioctl == NULL) {
         // Nothing to poll: the read or write itself blocks (or says it would).
         return 1;
     }
-    if (!for_write && call->kind == UMQTT_GLUE_WAIT_MSG && wait_msg_reads_directly(call)) {
+    if (!for_write && call->kind == UMQTT_GLUE_DIRECT) {
         return 1;
     }
     mp_uint_t want = for_write ? MP_STREAM_POLL_WR : MP_STREAM_POLL_RD;
     mp_uint_t start = mp_hal_ticks_ms();
     for (;;) {
-        int errcode;
-        mp_uint_t ret = stream->ioctl(call->sock, MP_STREAM_POLL, want, &errcode);
-        if (ret == MP_STREAM_ERROR) {
-            return UMQTT_IO_ERRNO_BASE - errcode;
-        }
-        if (ret & (want | MP_STREAM_POLL_ERR | MP_STREAM_POLL_HUP | MP_STREAM_POLL_NVAL)) {
-            // Ready, or broken: the next read or write tells which.
-            return 1;
+        intptr_t ready = umqtt_glue_poll(call, want);
+        if (ready != 0) {
+            // Ready or broken (the next read or write tells which), or a poll error.
+            return ready < 0 ? (int32_t)ready : 1;
         }
         int32_t left = UMQTT_WAIT_FOREVER;
         if (timeout_ms != UMQTT_WAIT_FOREVER) {
@@ -221,18 +254,7 @@ static int32_t do_wait(umqtt_call_t *call, int32_t for_write, int32_t timeout_ms
             }
             left = timeout_ms - (int32_t)elapsed;
         }
-        #if UMQTT_GLUE_POSIX
-        int fd = call_fd(call);
-        if (fd >= 0) {
-            poll_fd(fd, for_write, left);
-            continue;
-        }
-        #endif
-        if (left == UMQTT_WAIT_FOREVER) {
-            mp_event_wait_indefinite();
-        } else {
-            mp_event_wait_ms(left);
-        }
+        wait_event(call, for_write, left);
     }
 }
 
@@ -257,10 +279,10 @@ static uint32_t env_now_ms(void *ctx) {
 }
 
 /******************************************************************************/
-// Memory for messages and large packets
+// Memory for incoming messages
 
 // An incoming message: its topic becomes bytes now, its payload is written by
-// the engine straight into a vstr that becomes the callback's bytes object.
+// the engine straight into a buffer that becomes the callback's bytes object.
 static uint8_t *env_sink(void *ctx, const uint8_t *topic, size_t topic_len, size_t payload_len) {
     umqtt_call_t *call = ctx;
     umqtt_obj_t *self = call->self;
@@ -270,17 +292,19 @@ static uint8_t *env_sink(void *ctx, const uint8_t *topic, size_t topic_len, size
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         self->rx_topic = mp_const_none;
-        memset(&self->rx_msg, 0, sizeof(self->rx_msg));
+        self->rx_buf = NULL;
         uint8_t *buf = (uint8_t *)self; // any non-NULL pointer for an empty payload
         if (payload_len > 0) {
-            // A length the heap cannot hold (broken or hostile) is an OSError,
-            // not a MemoryError: the connection is what went wrong.
-            char *p = m_new_maybe(char, payload_len + 1);
-            if (p == NULL) {
-                mp_raise_OSError(MP_ENOMEM);
+            // m_new_maybe: a length the heap cannot hold (too big, broken or
+            // hostile) is refused without a heap-wide attempt to make room.
+            buf = m_new_maybe(byte, payload_len + 1);
+            if (buf == NULL) {
+                mp_raise_msg_varg(&mp_type_MemoryError,
+                    MP_ERROR_TEXT("incoming message of %u bytes does not fit in the heap; skipped"),
+                    (unsigned)payload_len);
             }
-            self->rx_msg = (vstr_t) { .alloc = payload_len + 1, .len = payload_len, .buf = p, .fixed_buf = false };
-            buf = (uint8_t *)p;
+            self->rx_buf = buf;
+            self->rx_len = payload_len;
         }
         self->rx_topic = mp_obj_new_bytes(topic, topic_len);
         nlr_pop();
@@ -291,53 +315,22 @@ static uint8_t *env_sink(void *ctx, const uint8_t *topic, size_t topic_len, size
     return NULL;
 }
 
-static uint8_t *env_scratch(void *ctx, size_t len) {
-    umqtt_call_t *call = ctx;
-    umqtt_obj_t *self = call->self;
-    if (call->exc != MP_OBJ_NULL) {
-        return NULL;
-    }
-    if (self->scratch_len >= len) {
-        return self->scratch;
-    }
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        byte *buf = m_new(byte, len);
-        m_del(byte, self->scratch, self->scratch_len);
-        self->scratch = buf;
-        self->scratch_len = len;
-        nlr_pop();
-        return buf;
-    }
-    keep(call, nlr.ret_val);
-    return NULL;
-}
-
 /******************************************************************************/
 // Environments
 
-static void call_init(umqtt_call_t *call, umqtt_obj_t *self, umqtt_glue_kind_t kind) {
+void umqtt_glue_env(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self, umqtt_glue_kind_t kind) {
     call->self = self;
     call->sock = self->sock;
-    call->stream = NULL;
+    call->stream = umqtt_glue_stream(self->sock);
     call->exc = MP_OBJ_NULL;
     call->kind = kind;
+    #if UMQTT_GLUE_POSIX
     call->fd = -2;
-}
-
-void umqtt_glue_env(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self, umqtt_glue_kind_t kind) {
-    call_init(call, self, kind);
-    // Only a native type's object is the struct its stream protocol expects
-    // (a Python subclass of a native stream is handled through its methods).
-    const mp_obj_type_t *type = mp_obj_get_type(self->sock);
-    if (!mp_obj_is_instance_type(type) && MP_OBJ_TYPE_HAS_SLOT(type, protocol)) {
-        call->stream = mp_get_stream(self->sock);
-    }
+    #endif
     env->ctx = call;
     env->read = env_read;
     env->write = env_write;
     env->wait = env_wait;
     env->now_ms = env_now_ms;
     env->sink = env_sink;
-    env->scratch = env_scratch;
 }

@@ -41,8 +41,9 @@ typedef struct umqtt_client umqtt_client_t;
 /* wait() timeout meaning "no limit". */
 #define UMQTT_WAIT_FOREVER (-1)
 
-/* Read up to len bytes. Called only after wait() reported readable or in
- * wait_msg's first attempt (see umqtt_wait_msg). */
+/* Read up to len bytes. Called after wait() reported readable (a transport
+ * that cannot wait reports readable at once; its read then blocks as it does
+ * or returns UMQTT_IO_WOULD_BLOCK). */
 typedef intptr_t (*umqtt_read_fn)(void *ctx, uint8_t *buf, size_t len);
 /* Write up to len bytes; a whole packet is always offered in one call. */
 typedef intptr_t (*umqtt_write_fn)(void *ctx, const uint8_t *buf, size_t len);
@@ -54,14 +55,12 @@ typedef int32_t (*umqtt_wait_fn)(void *ctx, int32_t for_write, int32_t timeout_m
 typedef uint32_t (*umqtt_clock_fn)(void *ctx);
 /* Message sink: an incoming PUBLISH with this topic and payload_len bytes of
  * payload begins. Return where the payload goes (payload_len writable bytes,
- * kept valid until the message event is returned), or NULL on failure (the
- * payload is then skipped and the call returns UMQTT_ERR_CALLBACK). When
- * payload_len is 0 any non-NULL pointer will do. */
+ * kept valid until the message event is returned; the engine reads straight
+ * into it), or NULL on failure (the payload is then skipped, the message is
+ * not acknowledged, and the call returns UMQTT_ERR_CALLBACK; the connection
+ * stays). When payload_len is 0 any non-NULL pointer will do. */
 typedef uint8_t *(*umqtt_sink_fn)(void *ctx, const uint8_t *topic, size_t topic_len,
     size_t payload_len);
-/* Scratch space for one outgoing packet larger than the client's own
- * transmit buffer (len bytes, valid until the call returns). NULL: refused. */
-typedef uint8_t *(*umqtt_scratch_fn)(void *ctx, size_t len);
 
 /* Everything a call needs from its surroundings, passed to each call. */
 typedef struct umqtt_env {
@@ -71,7 +70,6 @@ typedef struct umqtt_env {
     umqtt_wait_fn wait;
     umqtt_clock_fn now_ms;
     umqtt_sink_fn sink;
-    umqtt_scratch_fn scratch;
 } umqtt_env_t;
 
 /* ---- results ---------------------------------------------------------- */
@@ -90,7 +88,7 @@ typedef struct umqtt_env {
 #define UMQTT_ERR_SUBSCRIBE (-6)    /* SUBACK failure; detail: 0x80 */
 #define UMQTT_ERR_NOT_CONNECTED (-7)
 #define UMQTT_ERR_INVALID_ARG (-8)  /* message names the argument */
-#define UMQTT_ERR_TOO_LARGE (-9)    /* packet over MQTT's limit or no scratch space */
+#define UMQTT_ERR_TOO_LARGE (-9)    /* packet over MQTT's limits; incoming topic over the buffer */
 #define UMQTT_ERR_BUSY (-10)        /* too many operations awaiting acknowledgement */
 #define UMQTT_ERR_CALLBACK (-11)    /* a callback returned UMQTT_IO_EXCEPTION / NULL */
 #define UMQTT_ERR_KEEPALIVE (-12)   /* the broker fell silent past the keepalive window */
@@ -127,9 +125,17 @@ typedef struct umqtt_connect_options {
     int32_t timeout_ms;         /* limit on every wait for the broker; UMQTT_WAIT_FOREVER: none */
 } umqtt_connect_options_t;
 
-/* wait_msg modes */
-#define UMQTT_MODE_WAIT (0)  /* block (bounded by keepalive and timeout) */
-#define UMQTT_MODE_CHECK (1) /* never block */
+/* umqtt_wait_msg timeouts besides a number of ms (0: never block) and
+ * UMQTT_WAIT_FOREVER: handle only a packet already whole in the receive
+ * buffer, reading nothing. */
+#define UMQTT_WAIT_BUFFERED (-2)
+
+/* Buffer sizes of a client. The receive buffer holds any control packet and a
+ * PUBLISH's topic (payloads stream past it); a packet up to the transmit
+ * buffer's size (a 1 KiB payload with its topic) leaves in one write, a larger
+ * one as its header, then its payload straight from the caller's memory. */
+#define UMQTT_RX_CAPACITY 512
+#define UMQTT_TX_CAPACITY 1280
 
 /* ---- calls ------------------------------------------------------------ */
 
@@ -146,7 +152,9 @@ int32_t umqtt_connect(umqtt_client_t *client, const umqtt_env_t *env,
  * (umqtt.simple lets a script assign its socket): from now on the client is
  * connected with this keepalive. Nothing is sent. */
 int32_t umqtt_adopt(umqtt_client_t *client, const umqtt_env_t *env, uint16_t keepalive_s);
-/* Send PUBLISH. Returns 0 at QoS 0, else a ticket (> 0) for umqtt_await. */
+/* Send PUBLISH. Returns 0 at QoS 0, else a ticket (> 0) for umqtt_await.
+ * A packet that fits the client's transmit buffer leaves in one write; a
+ * larger one as its header, then the payload straight from payload.ptr. */
 int32_t umqtt_publish(umqtt_client_t *client, const umqtt_env_t *env, umqtt_bytes_t topic,
     umqtt_bytes_t payload, uint8_t qos, uint8_t retain);
 /* After umqtt_connect returned 1 (clean_session == 0 and the broker kept the
@@ -174,14 +182,27 @@ int32_t umqtt_await(umqtt_client_t *client, const umqtt_env_t *env, int32_t tick
 void umqtt_abandon(umqtt_client_t *client, int32_t ticket);
 /* Send PINGREQ; the PINGRESP is consumed by later waits. */
 int32_t umqtt_ping(umqtt_client_t *client, const umqtt_env_t *env);
-/* Handle incoming packets until one is delivered or handled.
- * UMQTT_MODE_WAIT without keepalive reads straight from the transport, as
- * umqtt.simple does (a non-blocking socket gives UMQTT_DONE at once); with
- * keepalive, waits are bounded so PINGREQ goes out on time and a silent
- * broker gives UMQTT_ERR_KEEPALIVE. UMQTT_MODE_CHECK never blocks; a partial
- * packet is kept for the next call. PINGRESP gives UMQTT_PACKET too. */
-int32_t umqtt_wait_msg(umqtt_client_t *client, const umqtt_env_t *env, int32_t mode,
+/* Handle incoming packets until one is delivered or handled, waiting at most
+ * timeout_ms (UMQTT_WAIT_FOREVER: no limit; 0: never block; UMQTT_WAIT_BUFFERED:
+ * see there); UMQTT_DONE when none came. Waits are bounded by keepalive so
+ * PINGREQ goes out on time, and a silent broker gives UMQTT_ERR_KEEPALIVE. A
+ * read that would block gives UMQTT_DONE (a non-blocking socket, as
+ * umqtt.simple). A partial packet is kept for the next call. PINGRESP gives
+ * UMQTT_PACKET too. A QoS 1/2 message (UMQTT_MESSAGE) is acknowledged only
+ * by umqtt_ack. */
+int32_t umqtt_wait_msg(umqtt_client_t *client, const umqtt_env_t *env, int32_t timeout_ms,
     umqtt_event_t *event);
+/* The application is done with the message whose event had packet_id (its
+ * callback returned normally): send the PUBACK (QoS 1) or PUBREC (QoS 2)
+ * owed for it. Never called (the callback failed): the message stays
+ * unacknowledged and the broker delivers it again after a reconnect to the
+ * kept session. Nothing is sent for QoS 0, for an id not owed, or when the
+ * connection it came on is gone. */
+int32_t umqtt_ack(umqtt_client_t *client, const umqtt_env_t *env, uint16_t packet_id);
+/* The first byte of a whole packet waiting in the receive buffer (0: none):
+ * umqtt_wait_msg handles it without reading, and a poll on the transport does
+ * not show it. */
+int32_t umqtt_buffered_packet(const umqtt_client_t *client);
 /* Send DISCONNECT and forget the connection. */
 int32_t umqtt_disconnect(umqtt_client_t *client, const umqtt_env_t *env);
 /* Forget the connection without sending anything (after an error). */

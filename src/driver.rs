@@ -2,10 +2,13 @@
 //!
 //! Incoming bytes are buffered: one read may carry several packets and each is
 //! handled in turn. A PUBLISH is streamed into the caller's [`Sink`], so a
-//! message may be as large as MQTT allows whatever the buffer size. Every
-//! outgoing packet is encoded whole and offered to the transport in one `write`.
+//! message may be as large as MQTT allows whatever the buffer size. A delivered
+//! QoS 1/2 message is acknowledged when the caller says it is done with it
+//! ([`Client::ack`]), never before. An outgoing packet that fits the transmit
+//! buffer is offered to the transport in one `write`; a larger one as its header
+//! and then its payload straight from the caller's slice (never copied).
 
-use crate::codec::{self, Connect, Error as CodecError, Packet, PacketId, PacketType, Publish, QoS, Subscribe, Subscription, Unsubscribe, Filters};
+use crate::codec::{self, Connect, Error as CodecError, Filters, Output, Packet, PacketId, PacketType, Publish, QoS, Subscribe, Subscription, Unsubscribe, WriteError};
 use crate::session::{self, Keepalive, Pending, Reply, Session, SessionError};
 
 /// The received bytes not yet handled (a macro so that only the `rx` field is borrowed).
@@ -18,7 +21,8 @@ macro_rules! buffered {
 /// What the driver needs from a connection beyond `Read` and `Write`.
 pub trait Transport: embedded_io::Read + embedded_io::Write {
     /// Waits until readable (or writable), at most `timeout_ms` (None: no limit).
-    /// `Ok(false)`: the time ran out.
+    /// `Ok(false)`: the time ran out. A transport that cannot wait may answer `Ok(true)`
+    /// at once; its `read` then blocks as it does (or reports would-block).
     fn wait(&mut self, writable: bool, timeout_ms: Option<u32>) -> Result<bool, Self::Error>;
     /// A monotonic millisecond clock; it may wrap.
     fn now_ms(&mut self) -> u32;
@@ -52,7 +56,7 @@ pub enum Error<E> {
     NotConnected,
     /// An argument the protocol does not allow; the text names it.
     InvalidArgument(&'static str),
-    /// The packet does not fit the transmit buffer nor the scratch space given.
+    /// The packet is larger than MQTT allows (a string over 65,535 bytes, a packet over 256 MB).
     TooLarge,
     /// Too many operations await acknowledgement.
     Busy,
@@ -86,7 +90,8 @@ impl<E> From<SessionError> for Error<E> {
     }
 }
 
-/// A message handed to the sink.
+/// A message handed to the sink. At QoS 1/2 pass its `pid` to [`Client::ack`] once
+/// the application is done with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Message {
     pub first_byte: u8,
@@ -109,12 +114,14 @@ pub enum Event {
 /// How long a wait for input may block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// Never block.
+    /// Never block: handle what is buffered or readable now.
     Check,
-    /// umqtt.simple's wait_msg: without keepalive the read blocks as the
-    /// socket does (a non-blocking socket gives "nothing"); with keepalive,
-    /// waits are bounded so PINGREQ goes out on time.
-    WaitMsg,
+    /// Handle only a packet already whole in the receive buffer; read nothing.
+    Buffered,
+    /// umqtt.simple's wait_msg: wait for a packet, at most this many ms (None: no
+    /// limit); waits are bounded by keepalive so PINGREQ goes out on time. A read
+    /// that would block (a non-blocking transport) gives "nothing".
+    Wait(Option<u32>),
     /// Waiting for an acknowledgement: bounded by keepalive and the timeout.
     Ack,
 }
@@ -143,7 +150,8 @@ enum Fate {
     Deliver,
     /// A QoS 2 message delivered before: acknowledged again, not delivered.
     Duplicate,
-    /// The sink refused it: not acknowledged, the call fails with [`Error::Sink`].
+    /// The sink refused it: not acknowledged; the call that began it failed with
+    /// [`Error::Sink`], later calls skip the payload.
     Refused,
     /// Its topic does not fit the receive buffer: skipped whole, the call fails.
     TopicTooLong,
@@ -158,7 +166,8 @@ pub struct ConnectOptions<'a> {
     pub will: Option<codec::Will<'a>>,
     pub username: Option<&'a str>,
     pub password: Option<&'a [u8]>,
-    /// Limit on every wait for the broker (None: none).
+    /// Limit on every wait for the broker (None: none; the CONNACK is then awaited
+    /// for 1.5 keepalive periods when keepalive is set).
     pub timeout_ms: Option<u32>,
 }
 
@@ -200,15 +209,8 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         self.rx_end = 0;
     }
 
-    /// Bytes a PUBLISH of this topic and payload takes on the wire.
-    pub fn publish_len(topic: &str, payload_len: usize, qos: QoS) -> usize {
-        let rl = 2 + topic.len() + payload_len + if qos == QoS::AtMostOnce { 0 } else { 2 };
-        1 + codec::varint::encoded_len(rl) + rl
-    }
-
     /// Sends CONNECT and waits for CONNACK; returns the session-present flag.
-    /// `scratch` is used when the CONNECT does not fit the transmit buffer.
-    pub fn connect<T: Transport>(&mut self, io: &mut T, options: &ConnectOptions<'_>, scratch: Option<&mut [u8]>) -> Result<bool, Error<T::Error>> {
+    pub fn connect<T: Transport>(&mut self, io: &mut T, options: &ConnectOptions<'_>) -> Result<bool, Error<T::Error>> {
         self.reset();
         self.timeout_ms = options.timeout_ms;
         if let Some(will) = &options.will {
@@ -230,7 +232,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             username: options.username,
             password: options.password,
         });
-        let result = self.send(io, &packet, scratch).and_then(|_| self.await_connack(io));
+        let result = self.send(io, &packet).and_then(|_| self.await_connack(io, options));
         if result.is_err() {
             self.reset();
         }
@@ -246,8 +248,11 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         self.session.on_connack(codec::ConnectReturnCode::Accepted, false);
     }
 
-    fn await_connack<T: Transport>(&mut self, io: &mut T) -> Result<bool, Error<T::Error>> {
+    fn await_connack<T: Transport>(&mut self, io: &mut T, options: &ConnectOptions<'_>) -> Result<bool, Error<T::Error>> {
         let start = io.now_ms();
+        // Without a timeout of the caller's, a broker that never answers is given 1.5
+        // keepalive periods, as it would be once connected.
+        let limit = options.timeout_ms.or((options.keepalive_s > 0).then(|| u32::from(options.keepalive_s) * 1500));
         loop {
             if let Some(header) = codec::parse_fixed_header(buffered!(self))? {
                 if header.kind != PacketType::Connack {
@@ -270,7 +275,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
                 }
                 return Ok(ack.session_present);
             }
-            let wait = self.remaining_timeout(io, start)?;
+            let wait = remaining(io, start, limit)?;
             if io.wait(false, wait).map_err(Error::Io)? {
                 self.read_into_buffer(io)?;
             }
@@ -291,31 +296,22 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         topic: &str,
         payload: &[u8],
         retain: bool,
-        scratch: Option<&mut [u8]>,
     ) -> Result<bool, Error<T::Error>> {
         self.check_connected()?;
         let qos = match self.session.resume(pid) {
             None => return Ok(false),
             Some(Pending::Done(_)) => return Ok(true),
-            Some(Pending::Pubcomp) => return self.send(io, &Packet::Pubrel(pid), None).map(|_| true),
+            Some(Pending::Pubcomp) => return self.send(io, &Packet::Pubrel(pid)).map(|_| true),
             Some(Pending::Puback) => QoS::AtLeastOnce,
             Some(_) => QoS::ExactlyOnce,
         };
         let packet = Packet::Publish(Publish { dup: true, qos, retain, topic, pid: Some(pid), payload });
-        self.send(io, &packet, scratch).map(|_| true)
+        self.send(io, &packet).map(|_| true)
     }
 
     /// Publishes a message. At QoS 0 returns None; otherwise the packet id to
-    /// pass to [`Client::await_ack`]. `scratch` serves packets bigger than TX.
-    pub fn publish<T: Transport>(
-        &mut self,
-        io: &mut T,
-        topic: &str,
-        payload: &[u8],
-        qos: QoS,
-        retain: bool,
-        scratch: Option<&mut [u8]>,
-    ) -> Result<Option<PacketId>, Error<T::Error>> {
+    /// pass to [`Client::await_ack`].
+    pub fn publish<T: Transport>(&mut self, io: &mut T, topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Result<Option<PacketId>, Error<T::Error>> {
         self.check_connected()?;
         codec::topic::check_name(topic).map_err(|e| match e {
             CodecError::EmptyTopic => Error::InvalidArgument("topic must not be empty"),
@@ -327,7 +323,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             Some(state) => Some(self.session.start(state)?),
         };
         let packet = Packet::Publish(Publish { dup: false, qos, retain, topic, pid, payload });
-        self.send_tracked(io, &packet, pid, scratch)?;
+        self.send_tracked(io, &packet, pid)?;
         Ok(pid)
     }
 
@@ -338,7 +334,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         let pid = self.session.start(Pending::Suback)?;
         let subs = [Subscription { filter, qos }];
         let packet = Packet::Subscribe(Subscribe { pid, filters: Filters::List(&subs) });
-        self.send_tracked(io, &packet, Some(pid), None)?;
+        self.send_tracked(io, &packet, Some(pid))?;
         Ok(pid)
     }
 
@@ -349,14 +345,14 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         let pid = self.session.start(Pending::Unsuback)?;
         let filters = [filter];
         let packet = Packet::Unsubscribe(Unsubscribe { pid, filters: Filters::List(&filters) });
-        self.send_tracked(io, &packet, Some(pid), None)?;
+        self.send_tracked(io, &packet, Some(pid))?;
         Ok(pid)
     }
 
     /// Sends PINGREQ; its PINGRESP is consumed by later waits.
     pub fn ping<T: Transport>(&mut self, io: &mut T) -> Result<(), Error<T::Error>> {
         self.check_connected()?;
-        self.send(io, &Packet::Pingreq, None)?;
+        self.send(io, &Packet::Pingreq)?;
         let now = io.now_ms();
         self.session.on_ping_sent(now);
         Ok(())
@@ -365,7 +361,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// Sends DISCONNECT and forgets the connection.
     pub fn disconnect<T: Transport>(&mut self, io: &mut T) -> Result<(), Error<T::Error>> {
         self.check_connected()?;
-        let result = self.send(io, &Packet::Disconnect, None);
+        let result = self.send(io, &Packet::Disconnect);
         self.reset();
         result
     }
@@ -392,11 +388,33 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         self.session.abandon(pid);
     }
 
-    /// Handles incoming packets until one is handled (Some) or, in `Check`
-    /// mode or on a non-blocking socket without keepalive, nothing is there (None).
+    /// Handles incoming packets until one is handled (Some) or, as `mode` allows,
+    /// nothing is there (None).
     pub fn wait_msg<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, mode: Mode) -> Result<Option<Event>, Error<T::Error>> {
         self.check_connected()?;
+        if mode == Mode::Buffered && self.buffered_packet().is_none() {
+            return Ok(None);
+        }
         self.pump(io, sink, mode)
+    }
+
+    /// The first byte of a whole packet waiting in the receive buffer, if one does (it is
+    /// handled without reading: a transport polled for readability does not show it).
+    pub fn buffered_packet(&self) -> Option<u8> {
+        match codec::parse_fixed_header(buffered!(self)) {
+            Ok(Some(h)) if self.inflow.is_none() && h.packet_len() <= self.rx_end - self.rx_start => Some(h.first_byte),
+            _ => None,
+        }
+    }
+
+    /// The application is done with the delivered message `pid` (its callback returned
+    /// normally): sends the PUBACK or PUBREC owed for it. Nothing when none is owed (QoS 0,
+    /// or the connection it came on is gone: the broker delivers it again).
+    pub fn ack<T: Transport>(&mut self, io: &mut T, pid: u16) -> Result<(), Error<T::Error>> {
+        let Some(reply) = PacketId::new(pid).and_then(|p| if self.is_connected() { self.session.acknowledge(p) } else { None }) else {
+            return Ok(());
+        };
+        self.send(io, &reply.packet())
     }
 
     fn check_connected<E>(&self) -> Result<(), Error<E>> {
@@ -419,27 +437,29 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     }
 
     fn pump_inner<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, mode: Mode) -> Result<Option<Event>, Error<T::Error>> {
+        if mode == Mode::Buffered {
+            return self.step(io, sink);
+        }
         let start = io.now_ms();
         let mut keepalive_wait = self.keepalive_tick(io)?;
-        // Without keepalive, wait_msg reads as umqtt.simple does: straight from the socket.
-        let direct = mode == Mode::WaitMsg && keepalive_wait.is_none();
         loop {
             if let Some(event) = self.step(io, sink)? {
                 return Ok(Some(event));
             }
-            if !direct {
-                let limit = match mode {
-                    Mode::Check => Some(0),
-                    Mode::WaitMsg => keepalive_wait,
-                    Mode::Ack => min_opt(keepalive_wait, self.remaining_timeout(io, start)?),
-                };
-                if !io.wait(false, limit).map_err(Error::Io)? {
-                    if mode == Mode::Check {
-                        return Ok(None);
-                    }
-                    keepalive_wait = self.keepalive_tick(io)?;
-                    continue;
+            let limit = match mode {
+                Mode::Check | Mode::Buffered => Some(0),
+                Mode::Wait(limit) => match remaining(io, start, limit) {
+                    Ok(left) => min_opt(keepalive_wait, left),
+                    Err(_) => return Ok(None),
+                },
+                Mode::Ack => min_opt(keepalive_wait, remaining(io, start, self.timeout_ms)?),
+            };
+            if !io.wait(false, limit).map_err(Error::Io)? {
+                if mode == Mode::Check {
+                    return Ok(None);
                 }
+                keepalive_wait = self.keepalive_tick(io)?;
+                continue;
             }
             match self.read_input(io, sink) {
                 Ok(()) => {}
@@ -460,7 +480,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             Keepalive::Idle(wait) => Ok(wait),
             Keepalive::Lost => Err(Error::KeepaliveTimeout),
             Keepalive::SendPing => {
-                self.send(io, &Packet::Pingreq, None)?;
+                self.send(io, &Packet::Pingreq)?;
                 self.session.on_ping_sent(now);
                 match self.session.keepalive(now) {
                     Keepalive::Idle(wait) => Ok(wait),
@@ -470,21 +490,14 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         }
     }
 
-    fn remaining_timeout<T: Transport>(&self, io: &mut T, start: u32) -> Result<Option<u32>, Error<T::Error>> {
-        let Some(limit) = self.timeout_ms else {
-            return Ok(None);
-        };
-        let spent = io.now_ms().wrapping_sub(start);
-        if spent >= limit {
-            return Err(Error::Timeout);
-        }
-        Ok(Some(limit - spent))
-    }
-
     /// Handles what is buffered: Some(event) when a packet was completed, None when more input is needed.
     fn step<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S) -> Result<Option<Event>, Error<T::Error>> {
         if self.inflow.is_some() {
-            return self.continue_inflow(io, sink);
+            let event = self.continue_inflow(io, sink)?;
+            if event.is_some() || self.inflow.is_some() {
+                return Ok(event);
+            }
+            // A refused message was skipped to its end: on to what follows it.
         }
         let buffered = buffered!(self);
         let Some(header) = codec::parse_fixed_header(buffered)? else {
@@ -505,7 +518,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         let reply = self.session.on_control(&packet)?;
         self.rx_start += header.packet_len();
         if let Some(reply) = reply {
-            self.send(io, &reply.packet(), None)?;
+            self.send(io, &reply.packet())?;
         }
         Ok(Some(Event::Control(header.first_byte)))
     }
@@ -562,6 +575,11 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             ack: inbound.ack,
         });
         self.rx_start += header.header_len + var_len;
+        if fate == Fate::Refused {
+            // Said at once (a payload that cannot be held may be huge, or never come whole);
+            // later calls skip it as it arrives, and the connection goes on.
+            return Err(Error::Sink);
+        }
         self.continue_inflow(io, sink)
     }
 
@@ -585,21 +603,24 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             return Ok(None);
         }
         self.inflow = None;
-        match inflow.fate {
-            Fate::TopicTooLong => return Err(Error::TopicTooLong),
-            Fate::Refused => {
-                // Not acknowledged: the broker may deliver it again after a reconnect.
-                if let Some(Reply::Pubrec(pid)) = inflow.ack {
-                    self.session.on_control(&Packet::Pubrel(pid))?;
+        match (inflow.fate, inflow.ack) {
+            (Fate::TopicTooLong, _) => Err(Error::TopicTooLong),
+            // Reported when it began; not acknowledged: the broker delivers it again after a reconnect.
+            (Fate::Refused, _) => Ok(None),
+            (Fate::Deliver, ack) => {
+                // Acknowledged once the application has it (ack()).
+                if let Some(ack) = ack {
+                    self.session.owe(ack);
                 }
-                return Err(Error::Sink);
+                Ok(Some(Event::Message(inflow.message)))
             }
-            Fate::Deliver | Fate::Duplicate => {}
+            (Fate::Duplicate, ack) => {
+                if let Some(ack) = ack {
+                    self.send(io, &ack.packet())?;
+                }
+                Ok(Some(Event::Control(inflow.message.first_byte)))
+            }
         }
-        if let Some(ack) = inflow.ack {
-            self.send(io, &ack.packet(), None)?;
-        }
-        Ok(Some(if inflow.fate == Fate::Deliver { Event::Message(inflow.message) } else { Event::Control(inflow.message.first_byte) }))
     }
 
     /// One read: straight into the sink while a large payload streams and nothing is buffered, else into the buffer.
@@ -642,31 +663,26 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     }
 
     /// Sends a packet whose ack is tracked under `pid`; untracks it if sending fails.
-    fn send_tracked<T: Transport>(&mut self, io: &mut T, packet: &Packet<'_>, pid: Option<PacketId>, scratch: Option<&mut [u8]>) -> Result<(), Error<T::Error>> {
-        let result = self.send(io, packet, scratch);
+    fn send_tracked<T: Transport>(&mut self, io: &mut T, packet: &Packet<'_>, pid: Option<PacketId>) -> Result<(), Error<T::Error>> {
+        let result = self.send(io, packet);
         if let (Err(_), Some(pid)) = (&result, pid) {
             self.session.untrack(pid);
         }
         result
     }
 
-    /// Encodes a packet whole and writes it in one call (more only if the transport takes part of it).
-    fn send<T: Transport>(&mut self, io: &mut T, packet: &Packet<'_>, scratch: Option<&mut [u8]>) -> Result<(), Error<T::Error>> {
-        let len = packet.encoded_len().map_err(|e| match e {
-            CodecError::PacketTooLarge | CodecError::StringTooLong => Error::TooLarge,
-            other => Error::Protocol(other.message()),
-        })?;
-        let buf: &mut [u8] = if len <= TX {
-            &mut self.tx[..]
-        } else {
-            match scratch {
-                Some(s) if s.len() >= len => s,
-                _ => return Err(Error::TooLarge),
-            }
+    /// Writes a packet: in one `write` when it fits the transmit buffer (more only if the
+    /// transport takes part of it), else as the buffer's worth of header and then each
+    /// large piece straight from where it lies.
+    fn send<T: Transport>(&mut self, io: &mut T, packet: &Packet<'_>) -> Result<(), Error<T::Error>> {
+        let mut out = TxOutput { io, buf: &mut self.tx, len: 0, sent: 0, timeout_ms: self.timeout_ms };
+        let result = match packet.write(&mut out) {
+            Ok(_) => out.flush(),
+            Err(WriteError::Output(e)) => Err(e),
+            Err(WriteError::Invalid(CodecError::PacketTooLarge | CodecError::StringTooLong)) => Err(Error::TooLarge),
+            Err(WriteError::Invalid(e)) => Err(Error::Protocol(e.message())),
         };
-        let n = packet.encode(buf)?;
-        let mut sent = 0;
-        let result = write_all(io, buf.get(..n).unwrap_or(&[]), self.timeout_ms, &mut sent);
+        let sent = out.sent;
         match result {
             Ok(()) => {
                 let now = io.now_ms();
@@ -681,6 +697,43 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
                 Err(e)
             }
         }
+    }
+}
+
+/// The transmit buffer as the encoder's output: pieces gather there and leave in one
+/// write; a piece that does not fit follows what gathered before it, from where it lies.
+struct TxOutput<'a, T> {
+    io: &'a mut T,
+    buf: &'a mut [u8],
+    len: usize,
+    /// Bytes the transport took so far.
+    sent: usize,
+    timeout_ms: Option<u32>,
+}
+
+impl<T: Transport> TxOutput<'_, T> {
+    fn flush(&mut self) -> Result<(), Error<T::Error>> {
+        let gathered = self.buf.get(..self.len).unwrap_or(&[]);
+        self.len = 0;
+        write_all(self.io, gathered, self.timeout_ms, &mut self.sent)
+    }
+}
+
+impl<T: Transport> Output for TxOutput<'_, T> {
+    type Error = Error<T::Error>;
+    fn put(&mut self, piece: &[u8]) -> Result<(), Self::Error> {
+        if piece.len() > self.buf.len() - self.len {
+            self.flush()?;
+            if piece.len() > self.buf.len() {
+                return write_all(self.io, piece, self.timeout_ms, &mut self.sent);
+            }
+        }
+        let end = self.len + piece.len();
+        if let Some(room) = self.buf.get_mut(self.len..end) {
+            room.copy_from_slice(piece);
+            self.len = end;
+        }
+        Ok(())
     }
 }
 
@@ -702,6 +755,18 @@ fn write_all<T: Transport>(io: &mut T, mut data: &[u8], timeout_ms: Option<u32>,
         }
     }
     Ok(())
+}
+
+/// How long is left of `limit` ms since `start` (None: no limit); `Error::Timeout` once it is spent.
+fn remaining<T: Transport>(io: &mut T, start: u32, limit: Option<u32>) -> Result<Option<u32>, Error<T::Error>> {
+    let Some(limit) = limit else {
+        return Ok(None);
+    };
+    let spent = io.now_ms().wrapping_sub(start);
+    if spent >= limit {
+        return Err(Error::Timeout);
+    }
+    Ok(Some(limit - spent))
 }
 
 fn check_filter_arg<E>(filter: &str) -> Result<(), Error<E>> {

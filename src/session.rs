@@ -10,6 +10,10 @@ pub const MAX_OUTBOUND: usize = 8;
 /// Inbound QoS 2 messages received but not yet released (PUBREL) by the broker; beyond
 /// this the oldest id is forgotten (a duplicate of it would then be delivered again).
 pub const MAX_INBOUND_QOS2: usize = 32;
+/// Delivered QoS 1/2 messages whose acknowledgement waits for the application (callbacks
+/// nested this deep); beyond this the oldest stays unacknowledged, so the broker delivers it
+/// again after a reconnect (never lost).
+pub const MAX_OWED_ACKS: usize = 8;
 
 /// Where an operation this client started stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +114,7 @@ pub struct Session {
     last_pid: u16,
     outbound: Vec<Outbound, MAX_OUTBOUND>,
     inbound_qos2: Vec<PacketId, MAX_INBOUND_QOS2>,
+    owed: Vec<Reply, MAX_OWED_ACKS>,
 }
 
 impl Default for Session {
@@ -128,6 +133,7 @@ impl Session {
             last_pid: 0,
             outbound: Vec::new(),
             inbound_qos2: Vec::new(),
+            owed: Vec::new(),
         }
     }
 
@@ -167,6 +173,8 @@ impl Session {
     pub fn disconnected(&mut self) {
         self.connected = false;
         self.ping_sent_at = None;
+        // Acknowledgements owed on this connection: the broker delivers those messages again.
+        self.owed.clear();
         self.outbound.retain(|o| o.state.is_unfinished_publish() || (matches!(o.state, Pending::Done(_)) && !o.abandoned));
         for o in self.outbound.iter_mut() {
             o.unsent = o.state.is_unfinished_publish();
@@ -290,30 +298,58 @@ impl Session {
     }
 
     /// An inbound PUBLISH at `qos` with `pid` and the DUP flag: deliver it or not, and how
-    /// to acknowledge. A QoS 2 duplicate is a redelivery (DUP=1) of an id not yet released;
-    /// DUP=0 is a first delivery, so a new message even if its id looks unreleased (a broker
-    /// that restored its flows a step back moves on without PUBREL): delivered, not lost.
+    /// to acknowledge. A QoS 2 duplicate is a redelivery (DUP=1) of an id whose PUBREC went
+    /// out and that is not yet released: acknowledged again, not delivered. DUP=0 is a first
+    /// delivery, so a new message even if its id looks unreleased (a broker that restored its
+    /// flows a step back moves on without PUBREL): delivered, not lost. A message to deliver
+    /// is acknowledged only once the application has it ([`Session::owe`], [`Session::acknowledge`]).
     pub fn on_publish(&mut self, qos: QoS, pid: Option<PacketId>, dup: bool) -> Result<Inbound, SessionError> {
         Ok(match (qos, pid) {
             (QoS::AtLeastOnce, Some(pid)) => Inbound { deliver: true, ack: Some(Reply::Puback(pid)) },
             (QoS::ExactlyOnce, Some(pid)) => {
-                let unreleased = self.inbound_qos2.contains(&pid);
-                let seen = unreleased && dup;
-                if !unreleased {
-                    // A broker resuming a session may send more than fit before any PUBREL:
-                    // forget the oldest rather than refuse (refusing wedges the session,
-                    // as the same burst comes again after every reconnect).
-                    if self.inbound_qos2.is_full() {
-                        if let Some(oldest) = self.inbound_qos2.first().copied() {
-                            self.inbound_qos2.retain(|p| *p != oldest);
-                        }
-                    }
-                    let _ = self.inbound_qos2.push(pid);
+                if !dup {
+                    // A new message under this id: the old one is over.
+                    self.inbound_qos2.retain(|p| *p != pid);
                 }
-                Inbound { deliver: !seen, ack: Some(Reply::Pubrec(pid)) }
+                Inbound { deliver: !(dup && self.inbound_qos2.contains(&pid)), ack: Some(Reply::Pubrec(pid)) }
             }
             _ => Inbound { deliver: true, ack: None },
         })
+    }
+
+    /// A message was handed to the application; `ack` is owed once it returns normally.
+    pub fn owe(&mut self, ack: Reply) {
+        if self.owed.is_full() {
+            // The oldest stays unacknowledged: the broker delivers it again after a reconnect.
+            drop_oldest(&mut self.owed);
+        }
+        let _ = self.owed.push(ack);
+    }
+
+    /// The application finished with the delivered message `pid`: the acknowledgement
+    /// owed for it, if any (None: not owed, e.g. the connection it came on is gone).
+    /// A PUBREC sent makes `pid` received until the broker's PUBREL.
+    pub fn acknowledge(&mut self, pid: PacketId) -> Option<Reply> {
+        let reply = self.owed.iter().copied().find(|r| matches!(*r, Reply::Puback(p) | Reply::Pubrec(p) if p == pid))?;
+        self.owed.retain(|r| *r != reply);
+        if let Reply::Pubrec(pid) = reply {
+            self.received_qos2(pid);
+        }
+        Some(reply)
+    }
+
+    /// Records that PUBREC went out for the QoS 2 message `pid`.
+    pub fn received_qos2(&mut self, pid: PacketId) {
+        if self.inbound_qos2.contains(&pid) {
+            return;
+        }
+        // A broker resuming a session may send more than fit before any PUBREL: forget the
+        // oldest rather than refuse (refusing wedges the session, as the same burst comes
+        // again after every reconnect).
+        if self.inbound_qos2.is_full() {
+            drop_oldest(&mut self.inbound_qos2);
+        }
+        let _ = self.inbound_qos2.push(pid);
     }
 
     /// An acknowledgement or other non-PUBLISH packet from the broker.
@@ -366,6 +402,13 @@ impl Session {
         entry.state = to;
         self.reap();
         Ok(())
+    }
+}
+
+/// Drops the first (oldest) entry of `v` (by value: no index that could be out of range).
+fn drop_oldest<T: Copy + PartialEq, const N: usize>(v: &mut Vec<T, N>) {
+    if let Some(oldest) = v.first().copied() {
+        v.retain(|x| *x != oldest);
     }
 }
 

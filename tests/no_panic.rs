@@ -183,7 +183,7 @@ fn drive<const RX: usize>(bytes: &[u8], cuts: &[Index], silences: &[bool], scena
     let mut client: Box<Client<RX, 128>> = if let Scenario::Connect = scenario {
         io.script.extend(steps);
         let mut c = Box::new(Client::new());
-        let r = c.connect(&mut io, &options(0, Some(1000)), None);
+        let r = c.connect(&mut io, &options(0, Some(1000)));
         prop_assert_eq!(r.is_ok(), c.is_connected());
         if r.is_err() {
             check_writes(&io)?;
@@ -198,7 +198,7 @@ fn drive<const RX: usize>(bytes: &[u8], cuts: &[Index], silences: &[bool], scena
 
     let mut delivered = 0usize;
     let awaited = match scenario {
-        Scenario::AwaitPublish(qos) => Some(client.publish(&mut io, "t/x", b"payload", qos, false, None).unwrap().unwrap()),
+        Scenario::AwaitPublish(qos) => Some(client.publish(&mut io, "t/x", b"payload", qos, false).unwrap().unwrap()),
         Scenario::AwaitSubscribe => Some(client.subscribe(&mut io, "t/#", QoS::AtLeastOnce).unwrap()),
         _ => None,
     };
@@ -227,7 +227,7 @@ fn drive<const RX: usize>(bytes: &[u8], cuts: &[Index], silences: &[bool], scena
     }
     // Then drain what is left with wait_msg in the scenario's mode, until the connection ends
     // (the script's end reads as closed).
-    let mode = if let Scenario::WaitMsg { .. } = scenario { Mode::WaitMsg } else { Mode::Check };
+    let mode = if let Scenario::WaitMsg { .. } = scenario { Mode::Wait(None) } else { Mode::Check };
     let mut ended = false;
     for _ in 0..rounds {
         match client.wait_msg(&mut io, &mut sink, mode) {

@@ -91,7 +91,7 @@ fn check_bad(name: &str, bytes: &[u8]) {
     let mut client = connected::<64, 64>(&mut io, 0, None);
     io.push(bytes);
     let mut sink = VecSink::default();
-    let r = client.wait_msg(&mut io, &mut sink, Mode::WaitMsg);
+    let r = client.wait_msg(&mut io, &mut sink, Mode::Wait(None));
     assert_eq!(r, Err(driver::Error::Protocol(expected.message())), "{name}: driver");
     assert!(!client.is_connected(), "{name}: connection dropped");
     assert!(sink.messages.is_empty(), "{name}: nothing delivered");
@@ -130,7 +130,7 @@ fn check(v: &Vector) {
                 password: Some(b"123455"),
                 timeout_ms: None,
             };
-            assert_eq!(client.connect(&mut io, &opts, None), Ok(false));
+            assert_eq!(client.connect(&mut io, &opts), Ok(false));
             assert_eq!(io.writes, vec![b.to_vec()], "{name}: driver writes");
         }
         "connack-sp" | "connack-ok" | "connack-rc5" => {
@@ -144,7 +144,7 @@ fn check(v: &Vector) {
             let mut io = ScriptedTransport::new();
             io.push(b);
             let mut client = Client::<64, 64>::new();
-            let r = client.connect(&mut io, &options(60, None), None);
+            let r = client.connect(&mut io, &options(60, None));
             let want = match code {
                 ConnectReturnCode::Accepted => Ok(session_present),
                 c => Err(driver::Error::Refused(c as u8)),

@@ -1,31 +1,61 @@
-//! Packets to bytes, written into a caller's slice in one pass.
+//! Packets to bytes, in one pass, into any [`Output`]: a caller's slice, or a
+//! transmit buffer that lets a large payload go past it straight from where it is.
 
 use super::topic::{check_filter, check_name};
 use super::*;
 
-/// Writes big-endian fields and length-prefixed strings.
-struct Writer<'o> {
+/// Takes a packet's bytes in order, piece by piece. A piece borrowed from the packet
+/// (a PUBLISH payload, a Last Will message) is handed over whole, so an output may
+/// send it from where it lies instead of copying it.
+pub trait Output {
+    /// Why the output could not take a piece.
+    type Error;
+    /// Appends `piece`.
+    fn put(&mut self, piece: &[u8]) -> Result<(), Self::Error>;
+}
+
+/// Why [`Packet::write`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteError<E> {
+    /// The packet breaks MQTT's rules; nothing was written.
+    Invalid(Error),
+    /// The output failed part way.
+    Output(E),
+}
+
+/// A caller's slice as an [`Output`].
+struct SliceOutput<'o> {
     out: &'o mut [u8],
     pos: usize,
 }
 
-impl Writer<'_> {
-    fn bytes(&mut self, data: &[u8]) -> Result<(), Error> {
-        let end = self.pos + data.len();
-        self.out.get_mut(self.pos..end).ok_or(Error::BufferTooSmall)?.copy_from_slice(data);
+impl Output for SliceOutput<'_> {
+    type Error = Error;
+    fn put(&mut self, piece: &[u8]) -> Result<(), Error> {
+        let end = self.pos + piece.len();
+        self.out.get_mut(self.pos..end).ok_or(Error::BufferTooSmall)?.copy_from_slice(piece);
         self.pos = end;
         Ok(())
     }
-    fn u8(&mut self, v: u8) -> Result<(), Error> {
-        self.bytes(&[v])
+}
+
+/// Big-endian fields and length-prefixed strings on top of an [`Output`].
+struct Fields<'o, O>(&'o mut O);
+
+impl<O: Output> Fields<'_, O> {
+    fn bytes(&mut self, data: &[u8]) -> Result<(), O::Error> {
+        self.0.put(data)
     }
-    fn u16(&mut self, v: u16) -> Result<(), Error> {
-        self.bytes(&v.to_be_bytes())
+    fn u8(&mut self, v: u8) -> Result<(), O::Error> {
+        self.0.put(&[v])
     }
-    fn binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        let len = u16::try_from(data.len()).map_err(|_| Error::StringTooLong)?;
-        self.u16(len)?;
-        self.bytes(data)
+    fn u16(&mut self, v: u16) -> Result<(), O::Error> {
+        self.0.put(&v.to_be_bytes())
+    }
+    /// A length-prefixed string; `remaining_len` has checked that it fits 16 bits.
+    fn binary(&mut self, data: &[u8]) -> Result<(), O::Error> {
+        self.u16(data.len() as u16)?;
+        self.0.put(data)
     }
 }
 
@@ -119,14 +149,26 @@ impl Packet<'_> {
 
     /// Encodes the packet at the start of `out`; returns the bytes written.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, Error> {
-        let rl = self.remaining_len()?;
-        if out.len() < 1 + varint::encoded_len(rl) + rl {
-            return Err(Error::BufferTooSmall);
+        let mut slice = SliceOutput { out, pos: 0 };
+        match self.write(&mut slice) {
+            Ok(n) => Ok(n),
+            Err(WriteError::Invalid(e) | WriteError::Output(e)) => Err(e),
         }
-        let (first, rest) = out.split_first_mut().ok_or(Error::BufferTooSmall)?;
-        *first = self.first_byte();
-        let pos = 1 + varint::encode(rl, rest)?;
-        let mut w = Writer { out, pos };
+    }
+
+    /// Validates the packet, then hands its bytes to `out` in order; returns how many.
+    /// Fixed fields come in small pieces, each payload and Last Will message in one.
+    pub fn write<O: Output>(&self, out: &mut O) -> Result<usize, WriteError<O::Error>> {
+        let rl = self.remaining_len().map_err(WriteError::Invalid)?;
+        let mut header = [0u8; 5];
+        header[0] = self.first_byte();
+        let n = 1 + varint::encode(rl, &mut header[1..]).map_err(WriteError::Invalid)?;
+        let mut w = Fields(out);
+        w.bytes(&header[..n]).and_then(|_| self.write_body(&mut w)).map_err(WriteError::Output)?;
+        Ok(n + rl)
+    }
+
+    fn write_body<O: Output>(&self, w: &mut Fields<'_, O>) -> Result<(), O::Error> {
         match self {
             Packet::Connect(c) => {
                 w.binary(b"MQTT")?;
@@ -183,6 +225,6 @@ impl Packet<'_> {
             }
             Packet::Pingreq | Packet::Pingresp | Packet::Disconnect => {}
         }
-        Ok(w.pos)
+        Ok(())
     }
 }

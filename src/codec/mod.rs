@@ -1,7 +1,7 @@
 //! MQTT 3.1.1 wire format: the 14 control packets, strictly validated.
 //!
 //! Decoding borrows from the input (`Packet<'a>` views into the buffer) and
-//! allocates nothing; encoding writes into a caller's slice.
+//! allocates nothing; encoding writes into a caller's slice or any [`Output`].
 
 pub mod decode;
 mod encode;
@@ -11,6 +11,7 @@ pub mod topic;
 pub mod varint;
 
 pub use decode::{decode, decode_body, decode_from_broker, parse_fixed_header, FixedHeader};
+pub use encode::{Output, WriteError};
 pub use error::Error;
 pub use packet::*;
 

@@ -23,8 +23,9 @@ pub const UMQTT_ERR_TOO_LARGE: i32 = -9;
 pub const UMQTT_ERR_BUSY: i32 = -10;
 pub const UMQTT_ERR_CALLBACK: i32 = -11;
 pub const UMQTT_ERR_KEEPALIVE: i32 = -12;
-pub const UMQTT_MODE_WAIT: u32 = 0;
-pub const UMQTT_MODE_CHECK: u32 = 1;
+pub const UMQTT_WAIT_BUFFERED: i32 = -2;
+pub const UMQTT_RX_CAPACITY: u32 = 512;
+pub const UMQTT_TX_CAPACITY: u32 = 1280;
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct umqtt_client {
@@ -50,9 +51,6 @@ pub type umqtt_sink_fn = ::core::option::Option<
         payload_len: usize,
     ) -> *mut u8,
 >;
-pub type umqtt_scratch_fn = ::core::option::Option<
-    unsafe extern "C" fn(ctx: *mut core::ffi::c_void, len: usize) -> *mut u8,
->;
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct umqtt_env {
@@ -62,7 +60,6 @@ pub struct umqtt_env {
     pub wait: umqtt_wait_fn,
     pub now_ms: umqtt_clock_fn,
     pub sink: umqtt_sink_fn,
-    pub scratch: umqtt_scratch_fn,
 }
 pub type umqtt_env_t = umqtt_env;
 #[repr(C)]
@@ -177,9 +174,15 @@ extern "C" {
     pub fn umqtt_wait_msg(
         client: *mut umqtt_client_t,
         env: *const umqtt_env_t,
-        mode: i32,
+        timeout_ms: i32,
         event: *mut umqtt_event_t,
     ) -> i32;
+}
+extern "C" {
+    pub fn umqtt_ack(client: *mut umqtt_client_t, env: *const umqtt_env_t, packet_id: u16) -> i32;
+}
+extern "C" {
+    pub fn umqtt_buffered_packet(client: *const umqtt_client_t) -> i32;
 }
 extern "C" {
     pub fn umqtt_disconnect(client: *mut umqtt_client_t, env: *const umqtt_env_t) -> i32;

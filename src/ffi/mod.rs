@@ -20,9 +20,10 @@ use crate::driver::{self, Awaited, Client, ConnectOptions, Event, Mode, Transpor
 pub use bindings::*;
 
 /// Incoming buffer: holds any control packet and a PUBLISH's topic; payloads stream past it.
-pub const RX_CAPACITY: usize = 512;
-/// Outgoing buffer: a larger packet is encoded into the caller's scratch space.
-pub const TX_CAPACITY: usize = 256;
+pub const RX_CAPACITY: usize = UMQTT_RX_CAPACITY as usize;
+/// Outgoing buffer: a packet up to it leaves in one write (a 1 KiB payload with its topic); a
+/// larger one as its header, then its payload from the caller's slice.
+pub const TX_CAPACITY: usize = UMQTT_TX_CAPACITY as usize;
 
 /// What `umqtt_client_t` really is.
 pub struct FfiClient {
@@ -133,18 +134,6 @@ impl driver::Sink for EnvSink<'_, '_> {
     }
 }
 
-/// Scratch space from the environment for a packet of `len` bytes, if it exceeds TX.
-/// Safety: the slice is valid until the current ABI call returns (the header's promise).
-unsafe fn scratch<'s>(env: &umqtt_env_t, len: usize) -> Option<&'s mut [u8]> {
-    if len <= TX_CAPACITY {
-        return None;
-    }
-    let f = env.scratch?;
-    let p = NonNull::new(unsafe { f(env.ctx, len) })?;
-    // Valid for `len` bytes until this call returns, per the header.
-    Some(unsafe { core::slice::from_raw_parts_mut(p.as_ptr(), len) })
-}
-
 impl FfiClient {
     fn fail(&mut self, err: driver::Error<IoError>) -> i32 {
         use driver::Error as E;
@@ -159,7 +148,7 @@ impl FfiClient {
             E::SubscribeFailed => (UMQTT_ERR_SUBSCRIBE, 0x80, "subscription refused by the broker"),
             E::NotConnected => (UMQTT_ERR_NOT_CONNECTED, 0, "not connected"),
             E::InvalidArgument(m) => (UMQTT_ERR_INVALID_ARG, 0, m),
-            E::TooLarge => (UMQTT_ERR_TOO_LARGE, 0, "packet too large"),
+            E::TooLarge => (UMQTT_ERR_TOO_LARGE, 0, "packet too large for MQTT (a string over 65,535 bytes or a packet over 256 MB)"),
             E::Busy => (UMQTT_ERR_BUSY, 0, "too many operations awaiting acknowledgement"),
             E::Sink => (UMQTT_ERR_CALLBACK, 0, "message sink refused the message"),
             E::TopicTooLong => (UMQTT_ERR_TOO_LARGE, RX_CAPACITY as i32, "incoming topic longer than the receive buffer; message skipped"),
@@ -277,17 +266,7 @@ pub unsafe extern "C" fn umqtt_connect(client: *mut umqtt_client_t, env: *const 
             password: bytes(&o.password),
             timeout_ms: u32::try_from(o.timeout_ms).ok(),
         };
-        let len = codec::Packet::Connect(codec::Connect {
-            client_id,
-            keepalive: o.keepalive_s,
-            clean_session: true,
-            will,
-            username,
-            password: options.password,
-        })
-        .encoded_len()
-        .unwrap_or(0);
-        match c.client.connect(&mut io, &options, scratch(env, len)) {
+        match c.client.connect(&mut io, &options) {
             Ok(session_present) => i32::from(session_present),
             Err(e) => c.fail(e),
         }
@@ -317,8 +296,7 @@ pub unsafe extern "C" fn umqtt_publish(
         let Ok(Some(topic)) = text(&topic) else { return c.invalid("topic must be UTF-8 text") };
         let Some(qos) = qos(qos_bits) else { return c.invalid("qos must be 0, 1 or 2") };
         let payload = bytes(&payload).unwrap_or(&[]);
-        let len = Client::<RX_CAPACITY, TX_CAPACITY>::publish_len(topic, payload.len(), qos);
-        match c.client.publish(&mut io, topic, payload, qos, retain != 0, scratch(env, len)) {
+        match c.client.publish(&mut io, topic, payload, qos, retain != 0) {
             Ok(pid) => pid.map_or(0, |p| i32::from(p.get())),
             Err(e) => c.fail(e),
         }
@@ -338,8 +316,7 @@ pub unsafe extern "C" fn umqtt_resume(
         let Some(pid) = ticket(ticket_id) else { return c.invalid("ticket is not a packet id") };
         let Ok(Some(topic)) = text(&topic) else { return c.invalid("topic must be UTF-8 text") };
         let payload = bytes(&payload).unwrap_or(&[]);
-        let len = Client::<RX_CAPACITY, TX_CAPACITY>::publish_len(topic, payload.len(), QoS::ExactlyOnce);
-        match c.client.resume(&mut io, pid, topic, payload, retain != 0, scratch(env, len)) {
+        match c.client.resume(&mut io, pid, topic, payload, retain != 0) {
             Ok(true) => ticket_id,
             Ok(false) => 0,
             Err(e) => c.fail(e),
@@ -408,9 +385,13 @@ pub unsafe extern "C" fn umqtt_ping(client: *mut umqtt_client_t, env: *const umq
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn umqtt_wait_msg(client: *mut umqtt_client_t, env: *const umqtt_env_t, mode: i32, event: *mut umqtt_event_t) -> i32 {
+pub unsafe extern "C" fn umqtt_wait_msg(client: *mut umqtt_client_t, env: *const umqtt_env_t, timeout_ms: i32, event: *mut umqtt_event_t) -> i32 {
     with_client!(client, env, |c, io, env| {
-        let mode = if mode == UMQTT_MODE_CHECK as i32 { Mode::Check } else { Mode::WaitMsg };
+        let mode = match timeout_ms {
+            0 => Mode::Check,
+            UMQTT_WAIT_BUFFERED => Mode::Buffered,
+            ms => Mode::Wait(u32::try_from(ms).ok()),
+        };
         let FfiClient { client: inner, sink_buf, sink_len, .. } = c;
         let mut sink = EnvSink { env, buf: sink_buf, len: sink_len };
         match inner.wait_msg(&mut io, &mut sink, mode) {
@@ -422,6 +403,22 @@ pub unsafe extern "C" fn umqtt_wait_msg(client: *mut umqtt_client_t, env: *const
             Err(e) => c.fail(e),
         }
     })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_ack(client: *mut umqtt_client_t, env: *const umqtt_env_t, packet_id: u16) -> i32 {
+    with_client!(client, env, |c, io, env| {
+        let _ = env;
+        match c.client.ack(&mut io, packet_id) {
+            Ok(()) => UMQTT_DONE as i32,
+            Err(e) => c.fail(e),
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_buffered_packet(client: *const umqtt_client_t) -> i32 {
+    client_mut(client as *mut _).and_then(|c| c.client.buffered_packet()).map_or(0, i32::from)
 }
 
 #[no_mangle]
@@ -488,6 +485,8 @@ same_signature! {
     umqtt_abandon: (_, _);
     umqtt_ping: (_, _);
     umqtt_wait_msg: (_, _, _, _);
+    umqtt_ack: (_, _, _);
+    umqtt_buffered_packet: (_);
     umqtt_disconnect: (_, _);
     umqtt_reset: (_);
     umqtt_is_connected: (_);

@@ -55,7 +55,9 @@ static size_t packet_len(const uint8_t *buf, size_t len) {
     return 0;
 }
 
-/* Checks the "one packet per write" contract and records what went out. */
+/* Checks the write contract and records what went out: a packet up to
+ * UMQTT_TX_CAPACITY bytes is offered in one write; a larger one in pieces that
+ * make it up exactly; the rest of a partly taken offer is offered next, whole. */
 static void note_write(posix_env_t *pe, const uint8_t *buf, size_t len) {
     pe->writes++;
     if (pe->owed > 0) {
@@ -64,11 +66,22 @@ static void note_write(posix_env_t *pe, const uint8_t *buf, size_t len) {
         }
         return;
     }
-    if (len == 0 || packet_len(buf, len) != len) {
+    if (pe->packet_left > 0) {
+        if (len > pe->packet_left) {
+            pe->write_violations++;
+        }
+        return;
+    }
+    size_t whole = len == 0 ? 0 : packet_len(buf, len);
+    if (whole == 0 || len > whole || (whole <= UMQTT_TX_CAPACITY && len != whole)) {
         pe->write_violations++;
         return;
     }
+    pe->packet_left = whole;
     pe->packets_sent++;
+    if (whole > UMQTT_TX_CAPACITY) {
+        pe->large_packets++;
+    }
     pe->last_sent_type = buf[0];
     if (buf[0] == 0xC0) {
         pe->pingreqs_sent++;
@@ -83,11 +96,14 @@ static intptr_t env_write(void *ctx, const uint8_t *buf, size_t len) {
         if (n >= 0) {
             /* The rest, if any, must be offered next, whole. */
             pe->owed = len - (size_t)n;
+            pe->packet_left = (size_t)n < pe->packet_left ? pe->packet_left - (size_t)n : 0;
             return n;
         }
         if (errno != EINTR) {
             /* Nothing moved: after EAGAIN the same bytes must be offered again. */
-            pe->owed = (errno == EAGAIN || errno == EWOULDBLOCK) ? len : 0;
+            int again = errno == EAGAIN || errno == EWOULDBLOCK;
+            pe->owed = again ? len : 0;
+            pe->packet_left = again ? pe->packet_left : 0;
             return io_errno(errno);
         }
     }
@@ -128,7 +144,7 @@ static int32_t env_wait(void *ctx, int32_t for_write, int32_t timeout_ms) {
     }
 }
 
-/* ---- sink and scratch ------------------------------------------------- */
+/* ---- sink ---------------------------------------------------------------- */
 
 static void drop_pending(posix_env_t *pe) {
     free(pe->pending);
@@ -157,22 +173,6 @@ static uint8_t *env_sink(void *ctx, const uint8_t *topic, size_t topic_len, size
     return pe->pending;
 }
 
-static uint8_t *env_scratch(void *ctx, size_t len) {
-    posix_env_t *pe = ctx;
-    if (len > pe->largest_scratch) {
-        pe->largest_scratch = len;
-    }
-    if (len > pe->scratch_cap) {
-        uint8_t *p = realloc(pe->scratch, len);
-        if (p == NULL) {
-            return NULL;
-        }
-        pe->scratch = p;
-        pe->scratch_cap = len;
-    }
-    return pe->scratch;
-}
-
 /* ---- the env ---------------------------------------------------------- */
 
 void posix_env_init(posix_env_t *pe) {
@@ -184,7 +184,6 @@ void posix_env_init(posix_env_t *pe) {
     pe->env.wait = env_wait;
     pe->env.now_ms = env_now_ms;
     pe->env.sink = env_sink;
-    pe->env.scratch = env_scratch;
 }
 
 int posix_env_open(posix_env_t *pe, const char *host, uint16_t port) {
@@ -229,6 +228,7 @@ void posix_env_close(posix_env_t *pe) {
         pe->fd = -1;
     }
     pe->owed = 0;
+    pe->packet_left = 0;
 }
 
 void posix_env_clear_msgs(posix_env_t *pe) {
@@ -244,11 +244,8 @@ void posix_env_free(posix_env_t *pe) {
     drop_pending(pe);
     posix_env_clear_msgs(pe);
     free(pe->msgs);
-    free(pe->scratch);
     pe->msgs = NULL;
     pe->cap_msgs = 0;
-    pe->scratch = NULL;
-    pe->scratch_cap = 0;
 }
 
 posix_msg_t *posix_env_take(posix_env_t *pe, const umqtt_event_t *event) {

@@ -11,8 +11,11 @@
  *     umqtt_connect(c, &pe.env, &options);
  *     ...
  *     umqtt_event_t ev;
- *     while ((r = umqtt_wait_msg(c, &pe.env, UMQTT_MODE_WAIT, &ev)) >= 0) {
- *         if (r == UMQTT_MESSAGE) posix_env_take(&pe, &ev);  // now in pe.msgs
+ *     while ((r = umqtt_wait_msg(c, &pe.env, UMQTT_WAIT_FOREVER, &ev)) >= 0) {
+ *         if (r == UMQTT_MESSAGE) {
+ *             posix_env_take(&pe, &ev);                 // now in pe.msgs
+ *             umqtt_ack(c, &pe.env, ev.packet_id);      // kept: PUBACK/PUBREC may go
+ *         }
  *     }
  *
  * The env keeps its own pointer in env.ctx, so a posix_env_t must not move
@@ -47,19 +50,17 @@ typedef struct posix_env {
     posix_msg_t *msgs;
     size_t n_msgs, cap_msgs;
 
-    /* Scratch space for large outgoing packets, grown on demand. */
-    uint8_t *scratch;
-    size_t scratch_cap;
-
-    /* What went out: the contract is one write per packet (a rest after a
-     * partial write is offered again whole). Violations are counted. */
+    /* What went out: the contract is one write per packet up to
+     * UMQTT_TX_CAPACITY bytes, pieces that make up a larger one exactly, and
+     * the rest of a partly taken offer offered again whole. Violations are counted. */
     size_t writes;            /* write() callbacks */
     size_t packets_sent;      /* packets that began in a write() */
     size_t write_violations;  /* offers that were not exactly one packet or its rest */
-    size_t owed;              /* bytes of a partially written packet still to come */
+    size_t owed;              /* bytes of a partly taken offer still to come */
+    size_t packet_left;       /* bytes of the packet begun last still to come */
+    size_t large_packets;     /* packets over UMQTT_TX_CAPACITY (sent in pieces) */
     uint8_t last_sent_type;   /* first byte of the packet begun last */
     size_t pingreqs_sent;
-    size_t largest_scratch;   /* largest scratch request */
     int sink_refuse;          /* test hook: the sink returns NULL */
 } posix_env_t;
 

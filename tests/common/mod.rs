@@ -127,6 +127,9 @@ pub struct ScriptedTransport {
     pub reads: usize,
     /// Transport calls left before the test declares the driver stuck in a loop.
     pub budget: usize,
+    /// A stream that cannot wait (non-blocking, no poll): waits for input answer ready at
+    /// once and reads report silence as would-block.
+    pub cannot_wait: bool,
 }
 
 impl Default for ScriptedTransport {
@@ -141,6 +144,7 @@ impl Default for ScriptedTransport {
             waits: Vec::new(),
             reads: 0,
             budget: 1_000_000,
+            cannot_wait: false,
         }
     }
 }
@@ -239,6 +243,9 @@ impl Transport for ScriptedTransport {
             return Ok(ready);
         }
         self.drop_empty();
+        if self.cannot_wait {
+            return Ok(true);
+        }
         while let Some(Step::Silence) = self.script.front() {
             match timeout_ms {
                 Some(t) => {
@@ -318,7 +325,7 @@ pub const CONNACK_OK: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
 pub fn connected<const RX: usize, const TX: usize>(io: &mut ScriptedTransport, keepalive_s: u16, timeout_ms: Option<u32>) -> Box<Client<RX, TX>> {
     io.script.push_front(Step::Data(CONNACK_OK.to_vec()));
     let mut client = Box::new(Client::<RX, TX>::new());
-    let present = client.connect(io, &options(keepalive_s, timeout_ms), None).expect("connect");
+    let present = client.connect(io, &options(keepalive_s, timeout_ms)).expect("connect");
     assert!(!present);
     assert!(client.is_connected());
     let w = io.take_writes();

@@ -52,7 +52,7 @@ fn open(port: &str, client_id: &str, clean: bool) -> (Box<Mqtt>, TcpTransport) {
         password: None,
         timeout_ms: Some(10_000),
     };
-    client.connect(&mut io, &opts, None).unwrap_or_else(|e| die(&format!("CONNECT: {e:?}")));
+    client.connect(&mut io, &opts).unwrap_or_else(|e| die(&format!("CONNECT: {e:?}")));
     (client, io)
 }
 
@@ -61,14 +61,13 @@ fn publish(args: &[String]) {
     let (size, q, count) = (num(args, 4) as usize, qos(num(args, 5)), num(args, 6));
     let secs: f64 = arg(args, 7).parse().unwrap_or_else(|_| die("bad seconds"));
     let payload: Vec<u8> = (0..size).map(|i| (i * 31 + 7) as u8).collect();
-    let mut scratch = vec![0u8; Mqtt::publish_len(topic, size, q)];
     let (mut client, mut io) = open(port, &format!("ceiling-pub-{}", std::process::id()), true);
     let mut sink = VecSink::default();
     let start = Instant::now();
     let mut n = 0;
     while n < count {
         let pid = client
-            .publish(&mut io, topic, &payload, q, false, Some(&mut scratch))
+            .publish(&mut io, topic, &payload, q, false)
             .unwrap_or_else(|e| die(&format!("publish: {e:?}")));
         if let Some(pid) = pid {
             loop {
@@ -114,10 +113,11 @@ fn rx(args: &[String]) {
         if n == skip {
             start = Instant::now();
         }
-        match client.wait_msg(&mut io, &mut sink, Mode::WaitMsg) {
+        match client.wait_msg(&mut io, &mut sink, Mode::Wait(None)) {
             Ok(Some(Event::Message(m))) => {
                 n += 1;
                 bytes += m.len;
+                client.ack(&mut io, m.pid).unwrap_or_else(|e| die(&format!("ack: {e:?}")));
             }
             Ok(_) => {}
             Err(e) => die(&format!("wait_msg: {e:?}")),

@@ -18,7 +18,7 @@ pub fn run(h: &mut Harness) {
     h.check("connect", "session-present", || {
         let mut io = MemIo::new();
         io.push(vector("connack-sp"));
-        ensure_eq!(C::new().connect(&mut io, &opts(0), None), Ok(true), "connect");
+        ensure_eq!(C::new().connect(&mut io, &opts(0)), Ok(true), "connect");
         Ok(())
     });
     h.check("connect", "connack-in-pieces", || {
@@ -27,7 +27,7 @@ pub fn run(h: &mut Harness) {
         io.push(&[0x02, 0x00]);
         io.push(&[0x00]);
         let mut c = C::new();
-        ensure_eq!(c.connect(&mut io, &opts(0), None), Ok(false), "connect");
+        ensure_eq!(c.connect(&mut io, &opts(0)), Ok(false), "connect");
         ensure!(c.is_connected(), "not connected");
         Ok(())
     });
@@ -37,7 +37,7 @@ pub fn run(h: &mut Harness) {
         let mut io = MemIo::new();
         io.push(vector("suback-q0"));
         let mut c = C::new();
-        let r = c.connect(&mut io, &opts(0), None);
+        let r = c.connect(&mut io, &opts(0));
         ensure!(matches!(r, Err(Error::Protocol(_))), "connect: {r:?}");
         ensure!(!c.is_connected(), "connected after a bad first packet");
         Ok(())
@@ -48,7 +48,7 @@ pub fn run(h: &mut Harness) {
     h.check("publish", "qos2-acks-in-two-reads", || publish_qos2(false));
     h.check("publish", "message-while-awaiting-ack", publish_message_during_ack);
     h.check("publish", "partial-writes", publish_partial_writes);
-    h.check("publish", "scratch-for-large-packet", publish_scratch);
+    h.check("publish", "large-packet-header-then-payload", publish_large);
     h.check("publish", "invalid-topic", publish_invalid_topic);
     h.check("publish", "busy-then-acked", publish_busy);
     h.check("subscribe", "granted-qos1", subscribe_granted);
@@ -111,7 +111,7 @@ fn opts(keepalive_s: u16) -> ConnectOptions<'static> {
 fn connected<const RX: usize, const TX: usize>(io: &mut MemIo, keepalive_s: u16) -> Result<Client<RX, TX>, Fail> {
     let mut c = Client::new();
     io.push(&[0x20, 0x02, 0x00, 0x00]);
-    ensure_eq!(c.connect(io, &opts(keepalive_s), None), Ok(false), "connect");
+    ensure_eq!(c.connect(io, &opts(keepalive_s)), Ok(false), "connect");
     io.clear_writes();
     Ok(c)
 }
@@ -157,7 +157,7 @@ fn connect_onenet() -> Check {
         timeout_ms: Some(5000),
     };
     let mut c = C::new();
-    ensure_eq!(c.connect(&mut io, &o, None), Ok(false), "connect");
+    ensure_eq!(c.connect(&mut io, &o), Ok(false), "connect");
     ensure!(c.is_connected(), "not connected after CONNACK 0");
     writes_are(&io, &[vector("connect-onenet")])
 }
@@ -168,7 +168,7 @@ fn connect_will() -> Check {
     let will = Will { topic: "dev/1/status", message: b"offline", qos: QoS::AtLeastOnce, retain: true };
     let o = ConnectOptions { will: Some(will), clean_session: false, ..opts(30) };
     let mut c = C::new();
-    ensure_eq!(c.connect(&mut io, &o, None), Ok(false), "connect");
+    ensure_eq!(c.connect(&mut io, &o), Ok(false), "connect");
     let sent = io.last_write().unwrap_or(&[]);
     match codec::decode(sent) {
         Ok(Some((Packet::Connect(got), n))) if n == sent.len() => {
@@ -180,7 +180,7 @@ fn connect_will() -> Check {
         other => return Err(Fail::new(format_args!("CONNECT sent does not decode: {:?}", other.map(|r| r.map(|(_, n)| n))))),
     }
     let bad = ConnectOptions { will: Some(Will { topic: "a/#", ..will }), ..opts(0) };
-    ensure!(matches!(C::new().connect(&mut io, &bad, None), Err(Error::InvalidArgument(_))), "will topic a/# accepted");
+    ensure!(matches!(C::new().connect(&mut io, &bad), Err(Error::InvalidArgument(_))), "will topic a/# accepted");
     Ok(())
 }
 
@@ -188,9 +188,9 @@ fn connect_refused() -> Check {
     let mut io = MemIo::new();
     io.push(vector("connack-rc5"));
     let mut c = C::new();
-    ensure_eq!(c.connect(&mut io, &opts(0), None), Err(Error::Refused(5)), "connect");
+    ensure_eq!(c.connect(&mut io, &opts(0)), Err(Error::Refused(5)), "connect");
     ensure!(!c.is_connected(), "connected after a refusal");
-    ensure_eq!(c.publish(&mut io, "a", b"x", QoS::AtMostOnce, false, None), Err(Error::NotConnected), "publish after refusal");
+    ensure_eq!(c.publish(&mut io, "a", b"x", QoS::AtMostOnce, false), Err(Error::NotConnected), "publish after refusal");
     Ok(())
 }
 
@@ -198,7 +198,7 @@ fn connect_timeout() -> Check {
     let mut io = MemIo::new();
     let start = io.now;
     let mut c = C::new();
-    ensure_eq!(c.connect(&mut io, &ConnectOptions { timeout_ms: Some(3000), ..opts(0) }, None), Err(Error::Timeout), "connect");
+    ensure_eq!(c.connect(&mut io, &ConnectOptions { timeout_ms: Some(3000), ..opts(0) }), Err(Error::Timeout), "connect");
     let waited = io.now.wrapping_sub(start);
     ensure!((3000..=3001).contains(&waited), "waited {waited} ms of simulated time, want 3000");
     ensure!(!c.is_connected(), "connected without CONNACK");
@@ -208,7 +208,7 @@ fn connect_timeout() -> Check {
 fn publish_qos0() -> Check {
     let mut io = MemIo::new();
     let mut c: C = connected(&mut io, 0)?;
-    ensure_eq!(c.publish(&mut io, "app_topic", b"hello", QoS::AtMostOnce, false, None), Ok(None), "publish");
+    ensure_eq!(c.publish(&mut io, "app_topic", b"hello", QoS::AtMostOnce, false), Ok(None), "publish");
     writes_are(&io, &[vector("publish-q0")])
 }
 
@@ -216,7 +216,7 @@ fn publish_qos1() -> Check {
     let mut io = MemIo::new();
     let mut c: C = connected(&mut io, 0)?;
     let mut sink = MemSink::new();
-    let p = c.publish(&mut io, "app_topic", b"hello", QoS::AtLeastOnce, true, None);
+    let p = c.publish(&mut io, "app_topic", b"hello", QoS::AtLeastOnce, true);
     let Ok(Some(p)) = p else { return Err(Fail::new(format_args!("publish: {p:?}"))) };
     ensure_eq!(c.last_pid(), p.get(), "last_pid");
     let [hi, lo] = p.get().to_be_bytes();
@@ -234,7 +234,7 @@ fn publish_qos2(one_read: bool) -> Check {
     let mut c: C = connected(&mut io, 0)?;
     let mut sink = MemSink::new();
     let reads = io.reads;
-    let p = c.publish(&mut io, "q2", b"exactly", QoS::ExactlyOnce, false, None);
+    let p = c.publish(&mut io, "q2", b"exactly", QoS::ExactlyOnce, false);
     let Ok(Some(p)) = p else { return Err(Fail::new(format_args!("publish: {p:?}"))) };
     let mut buf = [0u8; 32];
     let sent = publish_bytes(&mut buf, QoS::ExactlyOnce, p.get(), false, "q2", b"exactly");
@@ -257,7 +257,7 @@ fn publish_message_during_ack() -> Check {
     let mut io = MemIo::new();
     let mut c: C = connected(&mut io, 0)?;
     let mut sink = MemSink::new();
-    let Ok(Some(p)) = c.publish(&mut io, "app_topic", b"hello", QoS::AtLeastOnce, false, None) else {
+    let Ok(Some(p)) = c.publish(&mut io, "app_topic", b"hello", QoS::AtLeastOnce, false) else {
         return Err(Fail::new(format_args!("publish failed")));
     };
     let sent_publish = {
@@ -279,6 +279,8 @@ fn publish_message_during_ack() -> Check {
         }
         other => return Err(Fail::new(format_args!("first await: {other:?}, want the message"))),
     }
+    ensure_eq!(io.write_count(), 1, "PUBACK before the application was done");
+    ensure_eq!(c.ack(&mut io, 0x0909), Ok(()), "ack");
     ensure_eq!(c.await_ack(&mut io, &mut sink, p), Ok(Awaited::Done(0)), "second await");
     writes_are(&io, &[&sent_publish.0[..sent_publish.1], &[0x40, 0x02, 0x09, 0x09]])
 }
@@ -287,7 +289,7 @@ fn publish_partial_writes() -> Check {
     let mut io = MemIo::new();
     let mut c: C = connected(&mut io, 0)?;
     io.max_write = 3;
-    ensure_eq!(c.publish(&mut io, "app_topic", b"hello", QoS::AtMostOnce, false, None), Ok(None), "publish");
+    ensure_eq!(c.publish(&mut io, "app_topic", b"hello", QoS::AtMostOnce, false), Ok(None), "publish");
     let want = vector("publish-q0");
     ensure_eq!(io.write_count(), want.len().div_ceil(3), "writes of at most 3 bytes");
     let mut all = [0u8; 32];
@@ -300,25 +302,22 @@ fn publish_partial_writes() -> Check {
     Ok(())
 }
 
-fn publish_scratch() -> Check {
+fn publish_large() -> Check {
     let mut io = MemIo::new();
     let mut c: C = connected(&mut io, 0)?;
     let payload = [0xA5u8; 300];
-    let r = c.publish(&mut io, "big", &payload, QoS::AtMostOnce, false, None);
-    ensure_eq!(r, Err(Error::TooLarge), "publish 300 B through a 256 B TX buffer, no scratch");
-    ensure!(c.is_connected(), "TooLarge dropped the connection");
-    let mut scratch = [0u8; 400];
-    ensure_eq!(c.publish(&mut io, "big", &payload, QoS::AtMostOnce, false, Some(&mut scratch)), Ok(None), "publish with scratch");
+    // 305 bytes past a 256 B TX buffer: the header, then the payload from where it lies.
+    ensure_eq!(c.publish(&mut io, "big", &payload, QoS::AtMostOnce, false), Ok(None), "publish 300 B");
     let mut want = [0u8; 320];
     let want = publish_bytes(&mut want, QoS::AtMostOnce, 0, false, "big", &payload);
-    writes_are(&io, &[want])
+    writes_are(&io, &[&want[..want.len() - payload.len()], &payload])
 }
 
 fn publish_invalid_topic() -> Check {
     let mut io = MemIo::new();
     let mut c: C = connected(&mut io, 0)?;
     for topic in ["", "a/+", "#"] {
-        let r = c.publish(&mut io, topic, b"x", QoS::AtLeastOnce, false, None);
+        let r = c.publish(&mut io, topic, b"x", QoS::AtLeastOnce, false);
         ensure!(matches!(r, Err(Error::InvalidArgument(_))), "publish to {topic:?}: {r:?}");
     }
     for filter in ["", "a#", "a/#/b"] {
@@ -335,14 +334,14 @@ fn publish_busy() -> Check {
     let mut sink = MemSink::new();
     let mut pids = heapless::Vec::<PacketId, MAX_OUTBOUND>::new();
     for _ in 0..MAX_OUTBOUND {
-        match c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false, None) {
+        match c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false) {
             Ok(Some(p)) => {
                 let _ = pids.push(p);
             }
             other => return Err(Fail::new(format_args!("publish: {other:?}"))),
         }
     }
-    ensure_eq!(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false, None), Err(Error::Busy), "publish beyond MAX_OUTBOUND");
+    ensure_eq!(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false), Err(Error::Busy), "publish beyond MAX_OUTBOUND");
     ensure!(c.is_connected(), "Busy dropped the connection");
     // Acks arrive in reverse order, all in one read.
     let mut acks = [0u8; 4 * MAX_OUTBOUND];
@@ -353,7 +352,7 @@ fn publish_busy() -> Check {
     for p in &pids {
         ensure_eq!(c.await_ack(&mut io, &mut sink, *p), Ok(Awaited::Done(0)), "await");
     }
-    ensure!(matches!(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false, None), Ok(Some(_))), "publish after the acks");
+    ensure!(matches!(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false), Ok(Some(_))), "publish after the acks");
     Ok(())
 }
 
@@ -427,6 +426,9 @@ fn inbound_qos1() -> Check {
     let m = expect_message(c.wait_msg(&mut io, &mut sink, Mode::Check))?;
     ensure_eq!((m.qos, m.pid, m.len, m.retain, m.dup), (QoS::AtLeastOnce, 0x0102, 4, false, false), "message");
     ensure_eq!((sink.topic.as_str(), sink.payload()), ("in/1", &b"data"[..]), "delivered");
+    writes_are(&io, &[])?;
+    // PUBACK once the application is done with it.
+    ensure_eq!(c.ack(&mut io, m.pid), Ok(()), "ack");
     writes_are(&io, &[&[0x40, 0x02, 0x01, 0x02]])
 }
 
@@ -440,6 +442,8 @@ fn inbound_qos2_once() -> Check {
     let m = expect_message(c.wait_msg(&mut io, &mut sink, Mode::Check))?;
     ensure_eq!((m.qos, m.pid), (QoS::ExactlyOnce, 7), "message");
     ensure_eq!(sink.payload(), b"once", "payload");
+    ensure_eq!(io.write_count(), 0, "PUBREC before the application was done");
+    ensure_eq!(c.ack(&mut io, 7), Ok(()), "ack");
     ensure_eq!(io.last_write(), Some(&pubrec[..]), "PUBREC");
     // The broker resends before our PUBREC reached it: acknowledged, not delivered.
     io.push(publish_bytes(&mut buf, QoS::ExactlyOnce, 7, true, "q2", b"once"));
@@ -496,6 +500,7 @@ fn inbound_large(chunk: usize) -> Check {
     ensure_eq!(m.len, 1500, "message length");
     ensure!(sink.payload() == &payload[..], "payload differs");
     ensure_eq!(io.pending_input(), 0, "unread input");
+    ensure_eq!(c.ack(&mut io, m.pid), Ok(()), "ack");
     writes_are(&io, &[&[0x40, 0x02, 0x00, 0x05]])
 }
 
@@ -554,7 +559,7 @@ fn malformed(what: &str, bytes: &[u8]) -> Check {
 fn wrong_ack_kind() -> Check {
     let mut io = MemIo::new();
     let mut c: C = connected(&mut io, 0)?;
-    let Ok(Some(p)) = c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false, None) else {
+    let Ok(Some(p)) = c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false) else {
         return Err(Fail::new(format_args!("publish failed")));
     };
     io.push(&ack(0x70, p)); // PUBCOMP for a QoS 1 publish
@@ -591,7 +596,7 @@ fn keepalive_wait_msg() -> Check {
     let mut io = MemIo::new();
     let mut c: C = connected(&mut io, 4)?;
     let start = io.now;
-    let r = c.wait_msg(&mut io, &mut MemSink::new(), Mode::WaitMsg);
+    let r = c.wait_msg(&mut io, &mut MemSink::new(), Mode::Wait(None));
     ensure_eq!(r, Err(Error::KeepaliveTimeout), "wait_msg with a silent broker");
     writes_are(&io, &[&[0xC0, 0x00]])?;
     let waited = io.now.wrapping_sub(start);
@@ -659,20 +664,20 @@ fn session_resume_qos2() -> Check {
     let mut io = MemIo::new();
     let mut c: C = connected(&mut io, 0)?;
     let mut sink = MemSink::new();
-    let Ok(Some(p)) = c.publish(&mut io, "q2", b"once", QoS::ExactlyOnce, false, None) else {
+    let Ok(Some(p)) = c.publish(&mut io, "q2", b"once", QoS::ExactlyOnce, false) else {
         return Err(Fail::new(format_args!("publish failed")));
     };
     io.push(&ack(0x50, p));
-    ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Ok(Some(Event::Control(0x50))), "PUBREC");
+    ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Ok(Some(Event::Control(0x50))), "PUBREC");
     io.closed = true;
-    ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::WaitMsg), Err(Error::Closed), "broken connection");
+    ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Closed), "broken connection");
     io.closed = false;
     io.push(&[0x20, 0x02, 0x01, 0x00]);
     let mut o = opts(0);
     o.clean_session = false;
-    ensure_eq!(c.connect(&mut io, &o, None), Ok(true), "session present");
+    ensure_eq!(c.connect(&mut io, &o), Ok(true), "session present");
     io.clear_writes();
-    ensure_eq!(c.resume(&mut io, p, "q2", b"once", false, None), Ok(true), "resume");
+    ensure_eq!(c.resume(&mut io, p, "q2", b"once", false), Ok(true), "resume");
     writes_are(&io, &[&ack(0x62, p)])?;
     io.push(&ack(0x70, p));
     ensure_eq!(c.await_ack(&mut io, &mut sink, p), Ok(Awaited::Done(0)), "PUBCOMP");
@@ -686,20 +691,26 @@ fn session_inbound_qos2() -> Check {
     let five = Some(pid(5));
     let first = s.on_publish(QoS::ExactlyOnce, five, false).map_err(|e| Fail::new(format_args!("{e:?}")))?;
     ensure_eq!((first.deliver, first.ack), (true, Some(Reply::Pubrec(pid(5)))), "first");
+    // Recorded once its PUBREC goes out (the application is done with it).
+    s.received_qos2(pid(5));
     let dup = s.on_publish(QoS::ExactlyOnce, five, true).map_err(|e| Fail::new(format_args!("{e:?}")))?;
     ensure_eq!((dup.deliver, dup.ack), (false, Some(Reply::Pubrec(pid(5)))), "duplicate");
     ensure_eq!(s.on_control(&Packet::Pubrel(pid(5))), Ok(Some(Reply::Pubcomp(pid(5)))), "PUBREL");
     ensure_eq!(s.on_publish(QoS::ExactlyOnce, five, true).map(|i| i.deliver), Ok(true), "after release");
+    s.received_qos2(pid(5));
     // A reconnect with session present keeps the unreleased id; without, it is forgotten.
     s.on_connack(ConnectReturnCode::Accepted, true);
     ensure_eq!(s.on_publish(QoS::ExactlyOnce, five, true).map(|i| i.deliver), Ok(false), "session present");
     s.on_connack(ConnectReturnCode::Accepted, false);
     ensure_eq!(s.on_publish(QoS::ExactlyOnce, five, true).map(|i| i.deliver), Ok(true), "clean session");
+    s.received_qos2(pid(5));
     for n in 100..(100 + MAX_INBOUND_QOS2 as u16 - 1) {
         ensure_eq!(s.on_publish(QoS::ExactlyOnce, Some(pid(n)), false).map(|i| i.deliver), Ok(true), "filling");
+        s.received_qos2(pid(n));
     }
     // Beyond MAX_INBOUND_QOS2 the oldest id is forgotten rather than the message refused.
     ensure_eq!(s.on_publish(QoS::ExactlyOnce, Some(pid(1000)), false).map(|i| i.deliver), Ok(true), "beyond MAX_INBOUND_QOS2");
+    s.received_qos2(pid(1000));
     ensure_eq!(s.on_publish(QoS::ExactlyOnce, Some(pid(100)), true).map(|i| i.deliver), Ok(false), "newer ids kept");
     ensure_eq!(s.on_publish(QoS::ExactlyOnce, five, true).map(|i| i.deliver), Ok(true), "oldest forgotten");
     Ok(())
