@@ -320,3 +320,284 @@ def robust_client(port, **kw):
             return r
 
     return Counting(client_id(), HOST, port, **kw)
+
+
+# ---- streams without a file descriptor, as lwIP's sockets are (ESP32, Hi3861)
+
+import io  # noqa: E402
+
+MP_STREAM_POLL, MP_STREAM_CLOSE = 3, 4
+POLL_RD, POLL_WR = 1, 4
+_PAT = gen(1024)  # gen()'s pattern repeats every 256 bytes
+
+
+def pattern_sum(n):
+    # sum(gen(n)) without making it: each period of 256 is a permutation of 0..255.
+    return (n >> 8) * 32640 + sum(_PAT[: n & 255])
+
+
+class HiddenFdSocket(io.IOBase):
+    """A real socket seen only through the stream protocol: readinto/write, and ioctl answering
+    MP_STREAM_POLL (from select.poll on the socket it hides); no fileno(), no fd for the module.
+    Counts the PINGREQs written."""
+
+    def __init__(self, sock):
+        import select
+
+        self.real = sock
+        self.poller = select.poll()
+        self.poller.register(sock, 0)
+        self.pings = 0
+
+    def readinto(self, buf):
+        # One recv (a socket's readinto would wait until buf is full).
+        try:
+            data = self.real.recv(len(buf))
+        except OSError as e:
+            return -e.errno
+        buf[: len(data)] = data
+        return len(data)
+
+    def read(self, n):
+        # As a socket's read(n): bytes, b"" at the end, None when it would block.
+        buf = bytearray(n)
+        got = self.readinto(buf)
+        if got is None or got >= 0:
+            return got if got is None else bytes(buf[:got])
+        raise OSError(-got)
+
+    def write(self, buf):
+        if len(buf) == 2 and buf[0] == 0xC0:
+            self.pings += 1
+        try:
+            return self.real.write(buf)
+        except OSError as e:
+            return -e.errno
+
+    def ioctl(self, req, arg):
+        if req == MP_STREAM_POLL:
+            self.poller.modify(self.real, arg & (POLL_RD | POLL_WR))
+            r = self.poller.poll(0)
+            return r[0][1] if r else 0
+        if req == MP_STREAM_CLOSE:
+            self.real.close()
+            return 0
+        return -errno.EINVAL  # MP_STREAM_GET_FILENO among them
+
+    def settimeout(self, t):
+        self.real.settimeout(t)
+
+    def setblocking(self, flag):
+        self.real.setblocking(flag)
+
+    def setsockopt(self, *args):
+        self.real.setsockopt(*args)
+
+    def connect(self, addr):
+        self.real.connect(addr)
+
+    def close(self):
+        self.real.close()
+
+
+class _SocketStandIn:
+    # What connect() imports as `socket` (it does so at each call).
+    AF_INET = 2
+    SOCK_STREAM = 1
+
+    def __init__(self, make, getaddrinfo):
+        self.socket = make
+        self.getaddrinfo = getaddrinfo
+
+
+def hide_fds():
+    """connect() from now on gets its sockets wrapped in HiddenFdSocket."""
+    import socket as real
+
+    sys.modules["socket"] = _SocketStandIn(lambda *a: HiddenFdSocket(real.socket(*a)), real.getaddrinfo)
+
+
+class MemBroker(io.IOBase):
+    """A broker in memory behind a stream without a file descriptor: the socket that connect()
+    gets after mem_broker(). What the client writes is parsed piece by piece and no payload is
+    kept (a PUBLISH is logged as (first byte, topic, packet id, length, sum of payload)); it
+    answers CONNECT and, unless silent, PINGREQ, SUBSCRIBE, UNSUBSCRIBE, PUBLISH at QoS 1/2 and
+    PUBREL. serve() queues a PUBLISH whose payload (gen()'s pattern) is made as it is read.
+    Reads honour the blocking mode set with settimeout/setblocking: a blocking read with nothing
+    to read sleeps (at most `hang` s, then fails with ETIMEDOUT) as a board's socket would."""
+
+    def __init__(self, silent=False, connack=b"\x20\x02\x00\x00", hang=8):
+        self.silent = silent
+        self.connack = connack
+        self.hang = hang
+        self.timeout = None  # as settimeout: None blocks, 0 never blocks
+        self.out = []  # for the client: bytes, or an int: that many bytes of the pattern
+        self.off = 0
+        self.eof = False
+        self.closed = False
+        self.packets = []  # (first byte, body) or, for PUBLISH, (first, topic, pid, len, sum)
+        self.blocked_ms = 0  # time reads spent blocked
+        self._hdr = bytearray()
+        self._left = None  # bytes of the current packet still to come (None: in its header)
+
+    # -- the client's side
+    def settimeout(self, t):
+        self.timeout = t
+
+    def setblocking(self, flag):
+        self.timeout = None if flag else 0
+
+    def setsockopt(self, *args):
+        pass
+
+    def connect(self, addr):
+        pass
+
+    def close(self):
+        self.closed = True
+
+    def ioctl(self, req, arg):
+        if req == MP_STREAM_POLL:
+            r = POLL_WR & arg
+            if arg & POLL_RD and (self.out or self.eof or self.closed):
+                r |= POLL_RD
+            return r
+        if req == MP_STREAM_CLOSE:
+            self.closed = True
+            return 0
+        return -errno.EINVAL
+
+    def readinto(self, buf):
+        if self.closed:
+            return -errno.EBADF
+        if not self.out:
+            if self.eof:
+                return 0
+            if self.timeout == 0:
+                return None
+            # Nothing will come while the client blocks here: a board's read would hang.
+            wait = self.hang if self.timeout is None else min(self.timeout, self.hang)
+            time.sleep_ms(int(wait * 1000))
+            self.blocked_ms += int(wait * 1000)
+            return -errno.ETIMEDOUT
+        mv = memoryview(buf)
+        head = self.out[0]
+        if isinstance(head, int):
+            n = min(head, len(mv))
+            done = 0
+            while done < n:
+                p = self.off & 255
+                k = min(n - done, len(_PAT) - p)
+                mv[done : done + k] = _PAT[p : p + k]
+                done += k
+                self.off += k
+            if n == head:
+                self.out.pop(0)
+                self.off = 0
+            else:
+                self.out[0] = head - n
+            return n
+        n = min(len(head), len(mv))
+        mv[:n] = head[:n]
+        if n == len(head):
+            self.out.pop(0)
+        else:
+            self.out[0] = head[n:]
+        return n
+
+    read = HiddenFdSocket.read
+
+    def write(self, buf):
+        if self.closed:
+            return -errno.EBADF
+        mv = memoryview(buf)
+        i, n = 0, len(mv)
+        while i < n:
+            if self._left is None:
+                self._hdr.append(mv[i])
+                i += 1
+                if len(self._hdr) > 1 and not self._hdr[-1] & 0x80:
+                    rl, sh = 0, 0
+                    for b in self._hdr[1:]:
+                        rl |= (b & 0x7F) << sh
+                        sh += 7
+                    self._left, self._body, self._len, self._sum = rl, bytearray(), 0, 0
+                    if rl == 0:
+                        self._done()
+                continue
+            k = min(self._left, n - i)
+            keep = self._keep() - len(self._body)
+            if keep > 0:
+                k = min(k, keep)
+                self._body.extend(mv[i : i + k])
+            else:
+                self._sum += sum(mv[i : i + k])
+                self._len += k
+            i += k
+            self._left -= k
+            if self._left == 0:
+                self._done()
+        return n
+
+    # -- the broker's side
+    def serve(self, t, n, qos=0, pid=1):
+        """Queues a PUBLISH on topic t with n bytes of gen()'s pattern."""
+        vh = bytes((len(t) >> 8, len(t) & 0xFF)) + t + (bytes((pid >> 8, pid & 0xFF)) if qos else b"")
+        self.out.append(bytes((0x30 | qos << 1,)) + rl_bytes(len(vh) + n) + vh)
+        if n:
+            self.out.append(n)
+
+    def feed(self, data):
+        self.out.append(bytes(data))
+
+    def kinds(self):
+        return [p[0] for p in self.packets]
+
+    def _keep(self):
+        # Bytes of the body to keep: all of a control packet, a PUBLISH's topic and packet id.
+        if self._hdr[0] & 0xF0 != 0x30:
+            return 1 << 30
+        b = self._body
+        if len(b) < 2:
+            return 2
+        return 2 + (b[0] << 8 | b[1]) + (2 if self._hdr[0] & 6 else 0)
+
+    def _done(self):
+        first, body = self._hdr[0], bytes(self._body)
+        self._hdr, self._left = bytearray(), None
+        kind = first & 0xF0
+        if kind == 0x30:
+            tl = body[0] << 8 | body[1]
+            qos = first >> 1 & 3
+            pid = body[2 + tl : 4 + tl]
+            self.packets.append((first, body[2 : 2 + tl], pid, self._len, self._sum))
+            if qos and not self.silent:
+                self.feed((b"\x40\x02", b"\x50\x02")[qos - 1] + pid)
+            return
+        self.packets.append((first, body))
+        if kind == 0x10:
+            self.feed(self.connack)
+        elif self.silent:
+            return
+        elif kind == 0xC0:
+            self.feed(b"\xd0\x00")
+        elif kind == 0x80:  # grant what was asked
+            j, codes = 2, bytearray()
+            while j < len(body):
+                j += 2 + (body[j] << 8 | body[j + 1])
+                codes.append(body[j])
+                j += 1
+            self.feed(bytes((0x90, 2 + len(codes))) + body[:2] + codes)
+        elif kind == 0xA0:
+            self.feed(b"\xb0\x02" + body[:2])
+        elif first == 0x62:
+            self.feed(b"\x70\x02" + body[:2])
+        elif kind == 0xE0:
+            self.eof = True
+
+
+def mem_broker(**kw):
+    """The socket of the next connect() is a new MemBroker(**kw), which is returned."""
+    b = MemBroker(**kw)
+    sys.modules["socket"] = _SocketStandIn(lambda *a: b, lambda host, port, *a: [(2, 1, 0, "", (host, port))])
+    return b

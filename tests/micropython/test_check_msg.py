@@ -19,7 +19,9 @@ while len(rec.msgs) < 2 and time.ticks_diff(time.ticks_ms(), t0) < 5000:
     if op is not None:
         ops.append(op)
 eq(rec.msgs, [(topic("in"), b"m1"), (topic("in"), b"m2")], "delivered by check_msg")
-eq([op & 0xF6 for op in ops], [0x30, 0x32], "check_msg return values")
+# Each call returns the type of the first message it handled (the native client also handles
+# those that came in the same read, so one call may deliver both).
+eq([op & 0xF6 for op in ops], [0x30, 0x32][: len(ops)], "check_msg return values")
 eq(c.check_msg(), None, "nothing left")
 # blocking again: wait_msg waits for a message published a bit later
 peer_pub("in", b"late", delay=0.3)

@@ -108,7 +108,13 @@ def sent_types(log):
 
 ETIMEDOUT = "OSError(%d,)" % errno.ETIMEDOUT
 ECONNRESET = "OSError(%d,)" % errno.ECONNRESET
-ENOMEM = "OSError(%d,)" % errno.ENOMEM
+
+
+def TOO_BIG(got):
+    # A message the heap cannot hold: MemoryError naming its size, the connection kept
+    # (the payload is skipped as it arrives).
+    return got.startswith("MemoryError('incoming message of ") and got.endswith(" bytes does not fit in the heap; skipped',)")
+
 TMO = T * 1000 + SLACK
 
 
@@ -196,9 +202,9 @@ case("puback-never-sent", [["accept"], ["recv"], ["send", CONNACK], ["recv"], ["
 
 # --- 200 MB length claims: an error, no allocation of the claimed size (heap checked in case())
 BIG = "30" + "8084af5f" + "0003742f78" + "00" * 200
-case("publish-200MB-claim-wait_msg", then_silence(BIG), wait_loop, ENOMEM, KA_MS, keepalive=KA, check=delivered())
+case("publish-200MB-claim-wait_msg", then_silence(BIG), wait_loop, TOO_BIG, KA_MS, keepalive=KA, check=delivered())
 case("publish-200MB-claim-then-close", [["accept"], ["recv"], ["send", CONNACK + BIG], ["close"]], wait_loop,
-     ENOMEM, TMO, check=delivered())
+     TOO_BIG, TMO, check=delivered())
 case("suback-200MB-claim", [["accept"], ["recv"], ["send", CONNACK], ["recv"], ["send", "90" + "8084af5f"],
                             ["drain", 8]], subscribe, PROTO("control packet larger than the receive buffer"), TMO)
 

@@ -3,7 +3,7 @@
 # @vectors: unsubscribe unsuback
 # The seed vectors (../shared/vectors/) through a fake socket: what the client writes equals
 # the vector, and each broker vector fed in is decoded as it should be.
-from mqtt_harness import fake_client, V, hx, eq, raises, done, MQTTException
+from mqtt_harness import fake_client, V, hx, eq, raises, done, MQTTException, NATIVE
 
 c, fs, _ = fake_client()
 rec = c.cb
@@ -24,10 +24,14 @@ fs.feed(V("publish-q0"))
 eq(c.wait_msg(), 0x30, "publish-q0: wait_msg")
 eq(rec.msgs, [(b"app_topic", b"hello")], "publish-q0 decoded")
 
-# two PUBLISH in one read: the second is kept for the next call
+# two PUBLISH in one read: umqtt.simple reads one per call; the native client handles the
+# second in the same call (it is already buffered, and a socket poll would not show it)
 fs.feed(V("publish-q0-x2"))
 eq(c.wait_msg(), 0x30, "publish-q0-x2: first")
-eq(c.wait_msg(), 0x30, "publish-q0-x2: second")
+if NATIVE:
+    eq(len(rec.msgs), 3, "publish-q0-x2: both handled by one wait_msg")
+else:
+    eq(c.wait_msg(), 0x30, "publish-q0-x2: second")
 eq(rec.msgs[1:], [(b"app_topic", b"hello")] * 2, "publish-q0-x2 decoded")
 
 # Remaining Length vectors: a PUBLISH of exactly that remaining length, written and read
