@@ -74,11 +74,19 @@ class _LeanFakeSocket(FakeSocket):
 
     def take(self):
         p = []
+        part, need = None, 0  # the pieces of a packet written as header + payload
         for w in self.writes:
-            if _packet_end(w) == len(w):
-                p.append(w)  # one whole packet: no copy
+            if part is None:
+                need = _packet_end(w)
+                if need == len(w):
+                    p.append(w)  # one whole packet: no copy
+                    continue
+                part = [w]
             else:
-                p.extend(split_packets(w))
+                part.append(w)
+            if sum(len(x) for x in part) >= need:
+                p.extend(split_packets(b"".join(part)))
+                part = None
         self.writes = []
         return p
 

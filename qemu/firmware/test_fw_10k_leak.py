@@ -1,7 +1,7 @@
 # @timeout: 240
 # 10,000 messages through one client on the 32-bit firmware, and no leak: the client publishes
 # each on a topic it subscribed to (QoS 0 and 1 in turn, PUBACKs from the broker), the in-memory
-# broker (qemu/firmware/fw_harness.py) echoes it back, wait_msg() delivers it to the callback.
+# broker (qemu/firmware/fw_harness.py) echoes it back, the callback gets it.
 # After gc.collect(), gc.mem_free() is back at its value before the 10,000, at every 1,000.
 from mqtt_harness import client, topic, eq, done
 import gc
@@ -30,7 +30,11 @@ def run(first, n):
         m = b"m%05d" % i + b"x" * (i % 50)  # the same size before each measurement
         size += len(m)
         c.publish(t, m, qos=i & 1)
-        eq(c.wait_msg(), 0x30, "echo %d" % i)
+        # The echo comes with the PUBACK in one read at QoS 1: publish() delivers it before it
+        # returns (nothing whole is left in the engine's buffer); else wait_msg() does.
+        if got[0] <= i:
+            eq(c.wait_msg(), 0x30, "echo %d" % i)
+        eq(got[0], i + 1, "echo %d delivered" % i)
     return size
 
 
