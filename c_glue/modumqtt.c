@@ -158,6 +158,31 @@ static void sock_setblocking(umqtt_obj_t *self, bool blocking) {
     self->sock_mode = mode;
 }
 
+// A TLS stream polls readable as soon as its TCP socket holds bytes, but a
+// blocking read then waits for the whole record, past every bound the engine
+// keeps (keepalive, timeouts). So during an engine call that waits, a blocking
+// TLS socket is read non-blocking; tls_blocking_again() puts it back, before an
+// error of the call is raised (a socket the failure closed may refuse: its
+// error is not the one to report). A timeout mode bounds reads by itself.
+static bool tls_nonblocking(umqtt_obj_t *self) {
+    if (self->tcp_sock == mp_const_none || self->sock_mode != UMQTT_SOCK_BLOCKING) {
+        return false;
+    }
+    sock_setblocking(self, false);
+    return true;
+}
+
+static void tls_blocking_again(umqtt_obj_t *self, bool switched) {
+    if (!switched) {
+        return;
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        sock_setblocking(self, true);
+        nlr_pop();
+    }
+}
+
 /******************************************************************************/
 // Incoming messages and acknowledgements
 
@@ -188,6 +213,7 @@ static void deliver(umqtt_obj_t *self, const umqtt_event_t *event) {
     mp_obj_t msg = take_payload(self, event->payload_len);
     // Cleared first: the callback may receive messages of its own.
     self->rx_topic = mp_const_none;
+    uint16_t connection = self->connection;
     self->delivering += 1;
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
@@ -198,7 +224,7 @@ static void deliver(umqtt_obj_t *self, const umqtt_event_t *event) {
         self->delivering -= 1;
         nlr_jump(nlr.ret_val);
     }
-    if (event->qos > 0) {
+    if (event->qos > 0 && self->connection == connection) {
         umqtt_call_t call;
         umqtt_env_t env;
         umqtt_glue_env(&call, &env, self, UMQTT_GLUE_OTHER);
@@ -254,7 +280,9 @@ static void await_ticket(umqtt_obj_t *self, const int32_t *ticket) {
         umqtt_env_t env;
         umqtt_event_t event;
         umqtt_glue_env(&call, &env, self, UMQTT_GLUE_OTHER);
+        bool switched = tls_nonblocking(self);
         int32_t rc = umqtt_await(client, &env, *ticket, &event);
+        tls_blocking_again(self, switched);
         nlr_buf_t nlr;
         if (nlr_push(&nlr) == 0) {
             finish(&call, rc);
@@ -400,6 +428,7 @@ static mp_obj_t umqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, 
     self->failed.topic = MP_OBJ_NULL;
     self->sock_mode = UMQTT_SOCK_UNKNOWN;
     self->delivering = 0;
+    self->connection = 0;
     if (umqtt_client_init(umqtt_glue_client(self), umqtt_client_size()) != UMQTT_DONE) {
         mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("umqtt client init failed"));
     }
@@ -441,9 +470,9 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_set_last_will_obj, 3, umqtt_clien
 // Opens self->sock as umqtt.simple 1.8 does: socket.socket(), settimeout,
 // getaddrinfo, connect, then ssl=True -> ssl.wrap_socket(sock, **ssl_params)
 // or an SSLContext -> ctx.wrap_socket(sock, server_hostname=server).
-// Each packet leaves in one write, so Nagle's algorithm only adds delay: a
-// QoS 1 publish right after a QoS 0 one would wait for the broker's delayed
-// ACK. Ports without the option keep the default (IPPROTO_TCP = 6 and
+// A packet leaves in one write, or as header + payload past the transmit
+// buffer: Nagle's algorithm would hold that payload (or a QoS 1 publish right
+// after a QoS 0 one) until the broker's delayed ACK. Ports without the option keep the default (IPPROTO_TCP = 6 and
 // TCP_NODELAY = 1 on POSIX and lwIP alike, for ports that name neither).
 static void set_nodelay(mp_obj_t sock) {
     nlr_buf_t nlr;
@@ -534,6 +563,7 @@ static mp_obj_t umqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp
 
     umqtt_client_t *client = umqtt_glue_client(self);
     umqtt_reset(client);
+    self->connection += 1;
     self->rx_topic = mp_const_none;
     self->rx_buf = NULL;
     if (self->sock != mp_const_none) {
@@ -544,7 +574,10 @@ static mp_obj_t umqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp
     umqtt_call_t call;
     umqtt_env_t env;
     begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    int32_t session_present = finish(&call, umqtt_connect(client, &env, &options));
+    bool switched = tls_nonblocking(self);
+    int32_t connected = umqtt_connect(client, &env, &options);
+    tls_blocking_again(self, switched);
+    int32_t session_present = finish(&call, connected);
     finish_unfinished(self, options.clean_session);
     return MP_OBJ_NEW_SMALL_INT(session_present);
 }
@@ -666,8 +699,12 @@ static mp_obj_t umqtt_client_wait_msg(mp_obj_t self_in) {
     umqtt_event_t event;
     int32_t timeout_ms;
     forget_finished(self);
-    umqtt_client_t *client = begin(&call, &env, self, wait_msg_kind(self, &timeout_ms));
-    int32_t rc = finish(&call, umqtt_wait_msg(client, &env, timeout_ms, &event));
+    umqtt_glue_kind_t kind = wait_msg_kind(self, &timeout_ms);
+    umqtt_client_t *client = begin(&call, &env, self, kind);
+    bool switched = kind == UMQTT_GLUE_OTHER && tls_nonblocking(self);
+    int32_t raw = umqtt_wait_msg(client, &env, timeout_ms, &event);
+    tls_blocking_again(self, switched);
+    int32_t rc = finish(&call, raw);
     // As umqtt.simple: whatever mode the socket was in, it leaves blocking.
     sock_setblocking(self, true);
     mp_obj_t result = wait_result(self, rc, &event);
@@ -691,10 +728,18 @@ static mp_obj_t umqtt_client_check_msg(mp_obj_t self_in) {
     if (!plain) {
         sock_setblocking(self, false);
     }
-    int32_t rc = finish(&call, umqtt_wait_msg(client, &env, 0, &event));
+    int32_t raw = umqtt_wait_msg(client, &env, 0, &event);
     if (!plain) {
-        sock_setblocking(self, true);
+        // Blocking again before an error of the call is raised, as umqtt.simple
+        // leaves it; a socket the failure closed may refuse (its error is not
+        // the one to report).
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            sock_setblocking(self, true);
+            nlr_pop();
+        }
     }
+    int32_t rc = finish(&call, raw);
     mp_obj_t result = wait_result(self, rc, &event);
     handle_buffered(self, false);
     return result;
@@ -741,6 +786,7 @@ static void umqtt_client_set_sock(umqtt_obj_t *self, mp_obj_t sock) {
     self->tcp_sock = mp_const_none;
     self->sock_mode = UMQTT_SOCK_UNKNOWN;
     umqtt_reset(client);
+    self->connection += 1;
     self->rx_topic = mp_const_none;
     self->rx_buf = NULL;
     if (sock != mp_const_none) {

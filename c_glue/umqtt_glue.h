@@ -74,6 +74,10 @@ typedef struct _umqtt_obj_t {
     int32_t sock_mode;
     // Callbacks running (nested): buffered packets are handled once none is.
     uint16_t delivering;
+    // Counts the connections the engine was given (connect, an assigned sock): a
+    // callback's message is acknowledged only on the connection it came on (the
+    // same packet id may be owed for another message on a later one).
+    uint16_t connection;
     // umqtt_client_size() bytes at the first umqtt_client_align() boundary.
     byte mem[];
 } umqtt_obj_t;

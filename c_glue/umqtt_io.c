@@ -291,12 +291,14 @@ static uint8_t *env_sink(void *ctx, const uint8_t *topic, size_t topic_len, size
     }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        self->rx_topic = mp_const_none;
         self->rx_buf = NULL;
+        // The topic first: if it cannot be made, no payload buffer is left behind.
+        self->rx_topic = mp_obj_new_bytes(topic, topic_len);
         uint8_t *buf = (uint8_t *)self; // any non-NULL pointer for an empty payload
         if (payload_len > 0) {
             // m_new_maybe: a length the heap cannot hold (too big, broken or
-            // hostile) is refused without a heap-wide attempt to make room.
+            // hostile) gives NULL, once the GC tried to make room, not an exception
+            // without the size in it.
             buf = m_new_maybe(byte, payload_len + 1);
             if (buf == NULL) {
                 mp_raise_msg_varg(&mp_type_MemoryError,
@@ -306,11 +308,11 @@ static uint8_t *env_sink(void *ctx, const uint8_t *topic, size_t topic_len, size
             self->rx_buf = buf;
             self->rx_len = payload_len;
         }
-        self->rx_topic = mp_obj_new_bytes(topic, topic_len);
         nlr_pop();
         return buf;
     }
     self->rx_topic = mp_const_none;
+    self->rx_buf = NULL;
     keep(call, nlr.ret_val);
     return NULL;
 }

@@ -45,7 +45,9 @@ typedef struct umqtt_client umqtt_client_t;
  * that cannot wait reports readable at once; its read then blocks as it does
  * or returns UMQTT_IO_WOULD_BLOCK). */
 typedef intptr_t (*umqtt_read_fn)(void *ctx, uint8_t *buf, size_t len);
-/* Write up to len bytes; a whole packet is always offered in one call. */
+/* Write up to len bytes. A packet up to UMQTT_TX_CAPACITY bytes is offered in
+ * one call; a larger one as its header, then its payload from the caller's
+ * memory; the rest of a partly taken offer is offered next. */
 typedef intptr_t (*umqtt_write_fn)(void *ctx, const uint8_t *buf, size_t len);
 /* Wait until the transport is readable (for_write == 0) or writable, at most
  * timeout_ms (UMQTT_WAIT_FOREVER: no limit). Returns 1 when ready, 0 on
@@ -196,8 +198,9 @@ int32_t umqtt_wait_msg(umqtt_client_t *client, const umqtt_env_t *env, int32_t t
  * callback returned normally): send the PUBACK (QoS 1) or PUBREC (QoS 2)
  * owed for it. Never called (the callback failed): the message stays
  * unacknowledged and the broker delivers it again after a reconnect to the
- * kept session. Nothing is sent for QoS 0, for an id not owed, or when the
- * connection it came on is gone. */
+ * kept session. Nothing is sent for QoS 0 or for an id not owed; a reconnect
+ * forgets what was owed. Call it only while the connection the message came
+ * on is open: on a later one the same id may be owed for another message. */
 int32_t umqtt_ack(umqtt_client_t *client, const umqtt_env_t *env, uint16_t packet_id);
 /* The first byte of a whole packet waiting in the receive buffer (0: none):
  * umqtt_wait_msg handles it without reading, and a poll on the transport does

@@ -441,11 +441,13 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             return self.step(io, sink);
         }
         let start = io.now_ms();
-        let mut keepalive_wait = self.keepalive_tick(io)?;
         loop {
             if let Some(event) = self.step(io, sink)? {
                 return Ok(Some(event));
             }
+            // Each pass, not only after a quiet wait: input trickling in (a large message on a
+            // slow link) must not hold PINGREQ back.
+            let keepalive_wait = self.keepalive_tick(io)?;
             let limit = match mode {
                 Mode::Check | Mode::Buffered => Some(0),
                 Mode::Wait(limit) => match remaining(io, start, limit) {
@@ -458,7 +460,6 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
                 if mode == Mode::Check {
                     return Ok(None);
                 }
-                keepalive_wait = self.keepalive_tick(io)?;
                 continue;
             }
             match self.read_input(io, sink) {
@@ -632,6 +633,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
                 if n == 0 {
                     return Err(Error::Closed);
                 }
+                self.session.on_received();
                 inflow.filled += n;
                 self.inflow = Some(inflow);
                 return Ok(());
@@ -658,6 +660,8 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         if n == 0 {
             return Err(Error::Closed);
         }
+        // Any bytes show the broker alive, a part of a long message too.
+        self.session.on_received();
         self.rx_end += n;
         Ok(())
     }

@@ -273,7 +273,7 @@ impl Session {
         }
     }
 
-    /// Any packet from the broker shows it is alive.
+    /// Input from the broker (any bytes) shows it is alive.
     pub fn on_received(&mut self) {
         self.ping_sent_at = None;
     }

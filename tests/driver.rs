@@ -596,6 +596,78 @@ fn refused_message_is_not_acknowledged() {
 
 // ---- keepalive ------------------------------------------------------------
 
+/// A link on which each read takes a second of the fake clock (a slow radio).
+struct SlowReads(ScriptedTransport);
+
+impl embedded_io::ErrorType for SlowReads {
+    type Error = IoError;
+}
+
+impl embedded_io::Read for SlowReads {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
+        self.0.now += 1000;
+        self.0.read(buf)
+    }
+}
+
+impl embedded_io::Write for SlowReads {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, IoError> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> Result<(), IoError> {
+        Ok(())
+    }
+}
+
+impl umqtt_native::driver::Transport for SlowReads {
+    fn wait(&mut self, writable: bool, timeout_ms: Option<u32>) -> Result<bool, IoError> {
+        self.0.wait(writable, timeout_ms)
+    }
+    fn now_ms(&mut self) -> u32 {
+        self.0.now_ms()
+    }
+    fn would_block(err: &IoError) -> bool {
+        *err == IoError::WouldBlock
+    }
+}
+
+/// A large message arriving steadily for longer than the keepalive period through check_msg
+/// calls: the bytes show the broker alive, so it is delivered, not a KeepaliveTimeout.
+#[test]
+fn message_trickling_in_through_check_mode_is_no_keepalive_timeout() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 10, None);
+    let mut sink = VecSink::default();
+    let bytes = publish_bytes(QoS::AtLeastOnce, 1, false, "t", &[7u8; 4000]);
+    let mut result = Ok(None);
+    for chunk in bytes.chunks(200) {
+        io.push(chunk);
+        io.silence();
+        io.now += 1000;
+        result = c.wait_msg(&mut io, &mut sink, Mode::Check);
+        assert!(result.is_ok(), "at {} ms: {result:?}", io.now);
+    }
+    assert_eq!(message(result).len, 4000);
+    assert!(io.now >= 20_000, "the message took two keepalive periods");
+}
+
+/// Input trickling in during one blocking wait_msg: PINGREQ still goes out every half
+/// keepalive period (the broker counts only what the client sends).
+#[test]
+fn input_trickling_in_during_one_wait_does_not_hold_pingreq_back() {
+    let mut io = ScriptedTransport::new();
+    let mut c = connected::<256, 256>(&mut io, 10, None);
+    let mut sink = VecSink::default();
+    for b in publish_bytes(QoS::AtMostOnce, 0, false, "t", &[1u8; 60]) {
+        io.push(&[b]);
+    }
+    let mut slow = SlowReads(io);
+    assert_eq!(message(c.wait_msg(&mut slow, &mut sink, Mode::Wait(None))).len, 60);
+    assert!(slow.0.now >= 65_000, "the message took {} ms", slow.0.now);
+    let pings = slow.0.writes.iter().filter(|w| w[..] == h("C0 00")[..]).count();
+    assert!(pings >= 65 / 5 - 1, "{pings} PINGREQs in {} ms with keepalive 10 s", slow.0.now);
+}
+
 #[test]
 fn keepalive_pings_when_due_and_accepts_pingresp() {
     let mut io = ScriptedTransport::new();
