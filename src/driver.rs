@@ -277,7 +277,11 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             }
             let wait = remaining(io, start, limit)?;
             if io.wait(false, wait).map_err(Error::Io)? {
-                self.read_into_buffer(io)?;
+                match self.read_into_buffer(io) {
+                    // Readable, yet nothing for us (part of a TLS record, say): wait on.
+                    Err(Error::Io(e)) if T::would_block(&e) => {}
+                    other => other?,
+                }
             }
         }
     }

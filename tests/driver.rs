@@ -121,6 +121,19 @@ fn connack_and_publish_in_one_read() {
     assert_eq!(io.reads, 1);
 }
 
+/// A read that would block while CONNACK is awaited (a TLS socket read non-blocking that holds
+/// only part of a record) means "not yet", not a failed connect.
+#[test]
+fn would_block_before_connack_is_waited_out() {
+    let mut io = ScriptedTransport::new();
+    io.cannot_wait = true;
+    io.silence().silence();
+    io.push(&h("20 02 00 00"));
+    let mut c = C::new();
+    assert_eq!(c.connect(&mut io, &options(0, Some(1000))), Ok(false));
+    assert!(c.is_connected());
+}
+
 // ---- one write per packet -------------------------------------------------
 
 #[test]
