@@ -84,6 +84,13 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// The packet id it answers.
+    pub fn pid(self) -> PacketId {
+        match self {
+            Reply::Puback(p) | Reply::Pubrec(p) | Reply::Pubrel(p) | Reply::Pubcomp(p) => p,
+        }
+    }
+
     pub fn packet(self) -> Packet<'static> {
         match self {
             Reply::Puback(p) => Packet::Puback(p),
@@ -319,6 +326,10 @@ impl Session {
 
     /// A message was handed to the application; `ack` is owed once it returns normally.
     pub fn owe(&mut self, ack: Reply) {
+        // One message per id: a new delivery under an id still owed (a redelivery, or a broker
+        // reusing the id) stands for it, with its own QoS.
+        let pid = ack.pid();
+        self.owed.retain(|r| r.pid() != pid);
         if self.owed.is_full() {
             // The oldest stays unacknowledged: the broker delivers it again after a reconnect.
             drop_oldest(&mut self.owed);
@@ -330,7 +341,7 @@ impl Session {
     /// owed for it, if any (None: not owed, e.g. the connection it came on is gone).
     /// A PUBREC sent makes `pid` received until the broker's PUBREL.
     pub fn acknowledge(&mut self, pid: PacketId) -> Option<Reply> {
-        let reply = self.owed.iter().copied().find(|r| matches!(*r, Reply::Puback(p) | Reply::Pubrec(p) if p == pid))?;
+        let reply = self.owed.iter().copied().find(|r| r.pid() == pid)?;
         self.owed.retain(|r| *r != reply);
         if let Reply::Pubrec(pid) = reply {
             self.received_qos2(pid);

@@ -75,3 +75,16 @@ fn empty_and_short_inputs() {
         decode::run(input);
     }
 }
+
+/// Found by the `client` target (500,000 executions) once acknowledgements waited for the
+/// application: a QoS 1 message 3 whose callback raised stays owed; the broker then sends a QoS 2
+/// message under id 3, and `ack(3)` sent the old PUBACK instead of the new PUBREC. A delivery
+/// under an id still owed now stands for it.
+#[test]
+fn new_delivery_under_an_owed_id_is_the_one_acknowledged() {
+    client::run(&hex(
+        "40000001000f002002000034070003612f62000134070003612f62000232070003612f620003340700
+         03612f62000234070003612f62000334070003612f6200043107860003612f623205000fbdbdbdbdbdbd
+         bdbdbdbd",
+    ));
+}
