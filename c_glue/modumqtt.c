@@ -158,21 +158,10 @@ static void sock_setblocking(umqtt_obj_t *self, bool blocking) {
     self->sock_mode = mode;
 }
 
-// A TLS stream polls readable as soon as its TCP socket holds bytes, but a
-// blocking read then waits for the whole record, past every bound the engine
-// keeps (keepalive, timeouts). So during an engine call that waits, a blocking
-// TLS socket is read non-blocking; tls_blocking_again() puts it back, before an
-// error of the call is raised (a socket the failure closed may refuse: its
-// error is not the one to report). A timeout mode bounds reads by itself.
-static bool tls_nonblocking(umqtt_obj_t *self) {
-    if (self->tcp_sock == mp_const_none || self->sock_mode != UMQTT_SOCK_BLOCKING) {
-        return false;
-    }
-    sock_setblocking(self, false);
-    return true;
-}
-
-static void tls_blocking_again(umqtt_obj_t *self, bool switched) {
+// Puts back the blocking mode an engine call ran without (switched), before an
+// error of that call is raised: a socket the failure closed may refuse, and its
+// error is not the one to report.
+static void blocking_again(umqtt_obj_t *self, bool switched) {
     if (!switched) {
         return;
     }
@@ -181,6 +170,28 @@ static void tls_blocking_again(umqtt_obj_t *self, bool switched) {
         sock_setblocking(self, true);
         nlr_pop();
     }
+}
+
+// A TLS stream polls readable as soon as its TCP socket holds bytes, but a
+// blocking read then waits for the whole record, past every bound the engine
+// keeps (keepalive, timeouts). So during an engine call that waits, a blocking
+// TLS socket is read non-blocking (blocking_again() after). A timeout mode
+// bounds reads by itself.
+static bool tls_nonblocking(umqtt_obj_t *self) {
+    if (self->tcp_sock == mp_const_none || self->sock_mode != UMQTT_SOCK_BLOCKING) {
+        return false;
+    }
+    sock_setblocking(self, false);
+    return true;
+}
+
+// The engine drops its connection and a new one begins: a message half
+// received is gone, and acknowledgements owed on the old one are not sent.
+static void forget_connection(umqtt_obj_t *self) {
+    umqtt_reset(umqtt_glue_client(self));
+    self->connection += 1;
+    self->rx_topic = mp_const_none;
+    self->rx_buf = NULL;
 }
 
 /******************************************************************************/
@@ -282,7 +293,7 @@ static void await_ticket(umqtt_obj_t *self, const int32_t *ticket) {
         umqtt_glue_env(&call, &env, self, UMQTT_GLUE_OTHER);
         bool switched = tls_nonblocking(self);
         int32_t rc = umqtt_await(client, &env, *ticket, &event);
-        tls_blocking_again(self, switched);
+        blocking_again(self, switched);
         nlr_buf_t nlr;
         if (nlr_push(&nlr) == 0) {
             finish(&call, rc);
@@ -562,10 +573,7 @@ static mp_obj_t umqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp
     }
 
     umqtt_client_t *client = umqtt_glue_client(self);
-    umqtt_reset(client);
-    self->connection += 1;
-    self->rx_topic = mp_const_none;
-    self->rx_buf = NULL;
+    forget_connection(self);
     if (self->sock != mp_const_none) {
         call_method(self->sock, MP_QSTR_close, 0, NULL);
     }
@@ -576,7 +584,7 @@ static mp_obj_t umqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp
     begin(&call, &env, self, UMQTT_GLUE_OTHER);
     bool switched = tls_nonblocking(self);
     int32_t connected = umqtt_connect(client, &env, &options);
-    tls_blocking_again(self, switched);
+    blocking_again(self, switched);
     int32_t session_present = finish(&call, connected);
     finish_unfinished(self, options.clean_session);
     return MP_OBJ_NEW_SMALL_INT(session_present);
@@ -703,7 +711,7 @@ static mp_obj_t umqtt_client_wait_msg(mp_obj_t self_in) {
     umqtt_client_t *client = begin(&call, &env, self, kind);
     bool switched = kind == UMQTT_GLUE_OTHER && tls_nonblocking(self);
     int32_t raw = umqtt_wait_msg(client, &env, timeout_ms, &event);
-    tls_blocking_again(self, switched);
+    blocking_again(self, switched);
     int32_t rc = finish(&call, raw);
     // As umqtt.simple: whatever mode the socket was in, it leaves blocking.
     sock_setblocking(self, true);
@@ -723,22 +731,12 @@ static mp_obj_t umqtt_client_check_msg(mp_obj_t self_in) {
     // A plain socket of known mode is read only once polled readable, so no
     // read can block. Otherwise non-blocking as umqtt.simple makes it: a TLS
     // record may be readable only in part, and a fake socket is read at once.
-    bool plain = self->sock_mode != UMQTT_SOCK_UNKNOWN && self->tcp_sock == mp_const_none
-        && umqtt_glue_stream(self->sock) != NULL;
+    bool plain = self->sock_mode != UMQTT_SOCK_UNKNOWN && self->tcp_sock == mp_const_none && call.stream != NULL;
     if (!plain) {
         sock_setblocking(self, false);
     }
     int32_t raw = umqtt_wait_msg(client, &env, 0, &event);
-    if (!plain) {
-        // Blocking again before an error of the call is raised, as umqtt.simple
-        // leaves it; a socket the failure closed may refuse (its error is not
-        // the one to report).
-        nlr_buf_t nlr;
-        if (nlr_push(&nlr) == 0) {
-            sock_setblocking(self, true);
-            nlr_pop();
-        }
-    }
+    blocking_again(self, !plain); // as umqtt.simple leaves it
     int32_t rc = finish(&call, raw);
     mp_obj_t result = wait_result(self, rc, &event);
     handle_buffered(self, false);
@@ -746,25 +744,18 @@ static mp_obj_t umqtt_client_check_msg(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(umqtt_client_check_msg_obj, umqtt_client_check_msg);
 
-// Attributes umqtt.simple's instances have, as offsets of their fields.
+// Attributes umqtt.simple's instances have: each is a field of umqtt_obj_t of
+// the same name (one list for the attribute slot and the properties below).
+#define UMQTT_CLIENT_FIELDS(X) \
+    X(sock) X(server) X(port) X(client_id) X(user) X(pswd) X(keepalive) X(ssl) X(ssl_params) \
+    X(cb) X(lw_topic) X(lw_msg) X(lw_qos) X(lw_retain)
+
+#define UMQTT_FIELD_ENTRY(name) { MP_QSTR_##name, offsetof(umqtt_obj_t, name) },
 static const struct {
     uint16_t name;
     uint16_t offset;
 } umqtt_client_fields[] = {
-    { MP_QSTR_sock, offsetof(umqtt_obj_t, sock) },
-    { MP_QSTR_server, offsetof(umqtt_obj_t, server) },
-    { MP_QSTR_port, offsetof(umqtt_obj_t, port) },
-    { MP_QSTR_client_id, offsetof(umqtt_obj_t, client_id) },
-    { MP_QSTR_user, offsetof(umqtt_obj_t, user) },
-    { MP_QSTR_pswd, offsetof(umqtt_obj_t, pswd) },
-    { MP_QSTR_keepalive, offsetof(umqtt_obj_t, keepalive) },
-    { MP_QSTR_ssl, offsetof(umqtt_obj_t, ssl) },
-    { MP_QSTR_ssl_params, offsetof(umqtt_obj_t, ssl_params) },
-    { MP_QSTR_cb, offsetof(umqtt_obj_t, cb) },
-    { MP_QSTR_lw_topic, offsetof(umqtt_obj_t, lw_topic) },
-    { MP_QSTR_lw_msg, offsetof(umqtt_obj_t, lw_msg) },
-    { MP_QSTR_lw_qos, offsetof(umqtt_obj_t, lw_qos) },
-    { MP_QSTR_lw_retain, offsetof(umqtt_obj_t, lw_retain) },
+    UMQTT_CLIENT_FIELDS(UMQTT_FIELD_ENTRY)
 };
 
 // Assigning sock, as umqtt.simple allows, hands the engine a connection that
@@ -785,10 +776,7 @@ static void umqtt_client_set_sock(umqtt_obj_t *self, mp_obj_t sock) {
     self->sock = sock;
     self->tcp_sock = mp_const_none;
     self->sock_mode = UMQTT_SOCK_UNKNOWN;
-    umqtt_reset(client);
-    self->connection += 1;
-    self->rx_topic = mp_const_none;
-    self->rx_buf = NULL;
+    forget_connection(self);
     if (sock != mp_const_none) {
         connect_as_adopted(self);
     }
@@ -862,39 +850,13 @@ typedef struct {
     static MP_DEFINE_CONST_FUN_OBJ_2(set_##name##_obj, set_##name); \
     static const umqtt_property_t name##_property = { \
         { &mp_type_property }, { MP_ROM_PTR(&get_##name##_obj), MP_ROM_PTR(&set_##name##_obj), MP_ROM_NONE } \
-    }
+    };
 
-UMQTT_FIELD_PROPERTY(sock);
-UMQTT_FIELD_PROPERTY(server);
-UMQTT_FIELD_PROPERTY(port);
-UMQTT_FIELD_PROPERTY(client_id);
-UMQTT_FIELD_PROPERTY(user);
-UMQTT_FIELD_PROPERTY(pswd);
-UMQTT_FIELD_PROPERTY(keepalive);
-UMQTT_FIELD_PROPERTY(ssl);
-UMQTT_FIELD_PROPERTY(ssl_params);
-UMQTT_FIELD_PROPERTY(cb);
-UMQTT_FIELD_PROPERTY(lw_topic);
-UMQTT_FIELD_PROPERTY(lw_msg);
-UMQTT_FIELD_PROPERTY(lw_qos);
-UMQTT_FIELD_PROPERTY(lw_retain);
+UMQTT_CLIENT_FIELDS(UMQTT_FIELD_PROPERTY)
 
-#define UMQTT_PROPERTY_ENTRY(name) { MP_ROM_QSTR(MP_QSTR_##name), MP_ROM_PTR(&name##_property) }
+#define UMQTT_PROPERTY_ENTRY(name) { MP_ROM_QSTR(MP_QSTR_##name), MP_ROM_PTR(&name##_property) },
 static const mp_rom_map_elem_t umqtt_field_properties_table[] = {
-    UMQTT_PROPERTY_ENTRY(sock),
-    UMQTT_PROPERTY_ENTRY(server),
-    UMQTT_PROPERTY_ENTRY(port),
-    UMQTT_PROPERTY_ENTRY(client_id),
-    UMQTT_PROPERTY_ENTRY(user),
-    UMQTT_PROPERTY_ENTRY(pswd),
-    UMQTT_PROPERTY_ENTRY(keepalive),
-    UMQTT_PROPERTY_ENTRY(ssl),
-    UMQTT_PROPERTY_ENTRY(ssl_params),
-    UMQTT_PROPERTY_ENTRY(cb),
-    UMQTT_PROPERTY_ENTRY(lw_topic),
-    UMQTT_PROPERTY_ENTRY(lw_msg),
-    UMQTT_PROPERTY_ENTRY(lw_qos),
-    UMQTT_PROPERTY_ENTRY(lw_retain),
+    UMQTT_CLIENT_FIELDS(UMQTT_PROPERTY_ENTRY)
 };
 
 // Gives cls, a Python class derived from MQTTClient and not subclassed yet,

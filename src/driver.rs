@@ -413,12 +413,13 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
 
     /// The application is done with the delivered message `pid` (its callback returned
     /// normally): sends the PUBACK or PUBREC owed for it. Nothing when none is owed (QoS 0,
-    /// or the connection it came on is gone: the broker delivers it again).
+    /// or the connection it came on is gone: dropping it forgets what was owed, and the
+    /// broker delivers those messages again).
     pub fn ack<T: Transport>(&mut self, io: &mut T, pid: u16) -> Result<(), Error<T::Error>> {
-        let Some(reply) = PacketId::new(pid).and_then(|p| if self.is_connected() { self.session.acknowledge(p) } else { None }) else {
-            return Ok(());
-        };
-        self.send(io, &reply.packet())
+        match PacketId::new(pid).and_then(|p| self.session.acknowledge(p)) {
+            Some(reply) => self.send(io, &reply.packet()),
+            None => Ok(()),
+        }
     }
 
     fn check_connected<E>(&self) -> Result<(), Error<E>> {
@@ -680,8 +681,8 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     }
 
     /// Writes a packet: in one `write` when it fits the transmit buffer (more only if the
-    /// transport takes part of it), else as the buffer's worth of header and then each
-    /// large piece straight from where it lies.
+    /// transport takes part of it), else what gathered before each piece larger than the
+    /// buffer (the header, for a PUBLISH), then that piece straight from where it lies.
     fn send<T: Transport>(&mut self, io: &mut T, packet: &Packet<'_>) -> Result<(), Error<T::Error>> {
         let mut out = TxOutput { io, buf: &mut self.tx, len: 0, sent: 0, timeout_ms: self.timeout_ms };
         let result = match packet.write(&mut out) {
@@ -709,7 +710,8 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
 }
 
 /// The transmit buffer as the encoder's output: pieces gather there and leave in one
-/// write; a piece that does not fit follows what gathered before it, from where it lies.
+/// write. A piece that does not fit beside what gathered sends that first; a piece larger
+/// than the whole buffer then follows from where it lies, a smaller one gathers anew.
 struct TxOutput<'a, T> {
     io: &'a mut T,
     buf: &'a mut [u8],

@@ -341,8 +341,9 @@ impl Session {
     /// owed for it, if any (None: not owed, e.g. the connection it came on is gone).
     /// A PUBREC sent makes `pid` received until the broker's PUBREL.
     pub fn acknowledge(&mut self, pid: PacketId) -> Option<Reply> {
+        // At most one is owed per id (owe() replaces an earlier one).
         let reply = self.owed.iter().copied().find(|r| r.pid() == pid)?;
-        self.owed.retain(|r| *r != reply);
+        self.owed.retain(|r| r.pid() != pid);
         if let Reply::Pubrec(pid) = reply {
             self.received_qos2(pid);
         }

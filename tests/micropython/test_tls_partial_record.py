@@ -5,24 +5,16 @@
 # a record and falls silent must not hang a blocking wait_msg() or an acknowledgement wait:
 # with keepalive=2 each gives OSError within 1.5 keepalive periods + 1 s.
 from mqtt_harness import MQTTClient, CFG, HOST, client_id, topic, peer, peer_pub, Recorder, done
+from dead_peer import ctx
 import time
 
 KA = 2
 LIMIT_MS = KA * 1500 + 1000
 
 
-def ctx():
-    import ssl
-
-    x = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    x.verify_mode = ssl.CERT_REQUIRED
-    x.load_verify_locations(cafile=CFG["ca_der"])
-    return x
-
-
 def stalled_client():
     px = peer("stall_proxy")
-    c = MQTTClient(client_id(), HOST, px["port"], keepalive=KA, ssl=ctx())
+    c = MQTTClient(client_id(), HOST, px["port"], keepalive=KA, ssl=ctx(CFG["ca_der"]))
     c.set_callback(Recorder())
     c.connect()
     c.subscribe(topic("in"))
