@@ -15,7 +15,7 @@ fn publish_bytes(qos: QoS, id: u16, dup: bool, topic: &str, payload: &[u8]) -> V
     enc(&Packet::Publish(Publish { dup, qos, retain: false, topic, pid, payload }))
 }
 
-fn message(ev: Result<Option<Event>, Error<IoError>>) -> Message {
+fn message(ev: Result<Option<Event>, Error<MemError>>) -> Message {
     match ev {
         Ok(Some(Event::Message(m))) => m,
         other => panic!("expected a message, got {other:?}"),
@@ -33,7 +33,7 @@ fn next_acked<const RX: usize, const TX: usize>(c: &mut Client<RX, TX>, io: &mut
 
 #[test]
 fn connect_writes_one_packet_and_reads_connack() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     io.push(&h("20 02 01 00"));
     let mut c = C::new();
     let opts = ConnectOptions {
@@ -49,12 +49,12 @@ fn connect_writes_one_packet_and_reads_connack() {
     assert!(c.is_connected());
     // Flags EC: user, password, will retain, will QoS 1, will; clean session off.
     let want = h("10 1D 00 04 4D 51 54 54 04 EC 00 1E 00 03 63 69 64 00 01 77 00 03 62 79 65 00 01 75 00 01 70");
-    assert_eq!(io.writes, vec![want]);
+    assert_eq!(io.written(), vec![want]);
 }
 
 #[test]
 fn connack_split_over_reads() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     io.max_read = 1;
     io.push(&CONNACK_OK);
     let mut c = C::new();
@@ -65,20 +65,20 @@ fn connack_split_over_reads() {
 #[test]
 fn connect_refused_gives_the_code() {
     for code in 1..=5u8 {
-        let mut io = ScriptedTransport::new();
+        let mut io = ScriptedTransport::hanging_up();
         io.push(&[0x20, 0x02, 0x00, code]);
         let mut c = C::new();
         assert_eq!(c.connect(&mut io, &options(60, None)), Err(Error::Refused(code)));
         assert!(!c.is_connected());
         assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtMostOnce, false), Err(Error::NotConnected));
-        assert_eq!(io.writes.len(), 1, "only the CONNECT went out");
+        assert_eq!(io.written().len(), 1, "only the CONNECT went out");
     }
 }
 
 #[test]
 fn connect_rejects_other_first_packets() {
     for reply in ["D0 00", "30 03 00 01 74", "20 02 02 00", "20 02 01 05", "20 03 00 00 00", "FF"] {
-        let mut io = ScriptedTransport::new();
+        let mut io = ScriptedTransport::hanging_up();
         io.push(&h(reply));
         let mut c = C::new();
         let r = c.connect(&mut io, &options(0, None));
@@ -86,13 +86,13 @@ fn connect_rejects_other_first_packets() {
         assert!(!c.is_connected(), "{reply}");
     }
     // Closed before any answer.
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     assert_eq!(C::new().connect(&mut io, &options(0, None)), Err(Error::Closed));
 }
 
 #[test]
 fn connect_times_out_on_fake_clock() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     for _ in 0..10 {
         io.silence();
     }
@@ -101,13 +101,13 @@ fn connect_times_out_on_fake_clock() {
     assert_eq!(c.connect(&mut io, &options(0, Some(1500))), Err(Error::Timeout));
     assert!(!c.is_connected());
     // It waited no longer than the limit, and not much shorter.
-    assert_eq!(io.now - 7, 1500, "waits: {:?}", io.waits);
-    assert!(io.waits.iter().all(|&(w, t)| !w && t.is_some_and(|t| t <= 1500)));
+    assert_eq!(io.now - 7, 1500, "waits: {:?}", io.waits());
+    assert!(io.waits().iter().all(|&(w, t)| !w && t.is_some_and(|t| t <= 1500)));
 }
 
 #[test]
 fn connack_and_publish_in_one_read() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut data = CONNACK_OK.to_vec();
     data.extend(publish_bytes(QoS::AtMostOnce, 0, false, "t", b"first"));
     io.push(&data);
@@ -125,7 +125,7 @@ fn connack_and_publish_in_one_read() {
 /// only part of a record) means "not yet", not a failed connect.
 #[test]
 fn would_block_before_connack_is_waited_out() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     io.cannot_wait = true;
     io.silence().silence();
     io.push(&h("20 02 00 00"));
@@ -138,7 +138,7 @@ fn would_block_before_connack_is_waited_out() {
 
 #[test]
 fn every_outgoing_packet_is_one_write() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
 
@@ -192,7 +192,7 @@ fn every_outgoing_packet_is_one_write() {
 
 #[test]
 fn invalid_arguments_write_nothing() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     for topic in ["", "a/+", "a/#", "#", "a\0b"] {
         assert!(matches!(c.publish(&mut io, topic, b"x", QoS::AtLeastOnce, false), Err(Error::InvalidArgument(_))), "{topic:?}");
@@ -202,7 +202,7 @@ fn invalid_arguments_write_nothing() {
         assert!(matches!(c.subscribe(&mut io, filter, QoS::AtMostOnce), Err(Error::InvalidArgument(_))), "{filter:?}");
         assert!(matches!(c.unsubscribe(&mut io, filter), Err(Error::InvalidArgument(_))), "{filter:?}");
     }
-    assert!(io.writes.is_empty());
+    assert!(io.written().is_empty());
     // No id was spent on them.
     assert_eq!(c.publish(&mut io, "ok", b"", QoS::AtLeastOnce, false), Ok(Some(pid(1))));
 }
@@ -211,7 +211,7 @@ fn invalid_arguments_write_nothing() {
 
 #[test]
 fn several_packets_in_one_read_are_all_handled() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let p1 = c.publish(&mut io, "t", b"1", QoS::AtLeastOnce, false).unwrap().unwrap();
@@ -244,7 +244,7 @@ fn several_packets_in_one_read_are_all_handled() {
 
 #[test]
 fn byte_at_a_time_arrival() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<16, 64>(&mut io, 0, None);
     io.max_read = 1;
     let mut sink = VecSink::default();
@@ -260,7 +260,7 @@ fn byte_at_a_time_arrival() {
 
 #[test]
 fn check_mode_keeps_half_a_packet() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let bytes = publish_bytes(QoS::AtLeastOnce, 4, false, "topic", b"0123456789");
@@ -270,7 +270,7 @@ fn check_mode_keeps_half_a_packet() {
         io.silence().silence();
         assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None), "cut {cut}");
         assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None), "cut {cut}, again");
-        assert!(io.writes.is_empty(), "no PUBACK before the message is in");
+        assert!(io.written().is_empty(), "no PUBACK before the message is in");
         io.push(&bytes[cut..]);
         let m = next_acked(&mut c, &mut io, &mut sink, Mode::Check);
         assert_eq!((m.len, m.pid), (10, 4));
@@ -285,19 +285,19 @@ fn check_mode_keeps_half_a_packet() {
     io.push(&h("00"));
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(Some(Event::Control(0xD0))));
     // Check mode never waits with a timeout other than 0.
-    assert!(io.waits.iter().filter(|w| !w.0).skip(1).all(|w| w.1 == Some(0)), "{:?}", io.waits);
+    assert!(io.waits().iter().filter(|w| !w.0).skip(1).all(|w| w.1 == Some(0)), "{:?}", io.waits());
 }
 
 #[test]
 fn would_block_on_wait_msg_returns_none() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 0, None);
     let mut sink = VecSink::default();
     io.cannot_wait = true;
     io.silence();
-    let waits = io.waits.len();
+    let waits = io.waits().len();
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Ok(None));
-    assert!(io.waits[waits..].iter().all(|w| w.1.is_none()), "without keepalive nothing limits the wait: {:?}", &io.waits[waits..]);
+    assert!(io.waits()[waits..].iter().all(|w| w.1.is_none()), "without keepalive nothing limits the wait: {:?}", &io.waits()[waits..]);
     assert!(c.is_connected());
     // Half a packet, then would-block: still None, and the rest completes it.
     let bytes = publish_bytes(QoS::AtMostOnce, 0, false, "t", b"abc");
@@ -311,24 +311,24 @@ fn would_block_on_wait_msg_returns_none() {
 
 #[test]
 fn closed_and_broken_connections_are_fatal() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 0, None);
     let mut sink = VecSink::default();
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Closed));
     assert!(!c.is_connected());
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::NotConnected));
 
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 0, None);
-    io.script.push_back(Step::Fail);
-    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Err(Error::Io(IoError::Broken)));
+    io.fail();
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Err(Error::Io(MemError::Broken)));
     assert!(!c.is_connected());
 }
 
 #[test]
 fn packets_a_broker_must_not_send_drop_the_connection() {
     for bytes in ["20 02 00 00", "C0 00", "E0 00", "82 06 00 01 00 01 61 00", "10 0C 00 04 4D 51 54 54 04 02 00 00 00 00"] {
-        let mut io = ScriptedTransport::new();
+        let mut io = ScriptedTransport::hanging_up();
         let mut c = connected::<64, 64>(&mut io, 0, None);
         let mut sink = VecSink::default();
         io.push(&h(bytes));
@@ -343,7 +343,7 @@ fn packets_a_broker_must_not_send_drop_the_connection() {
 /// returned): a message whose callback raised stays unacknowledged, for redelivery.
 #[test]
 fn acknowledgement_waits_for_the_application() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     io.push(&publish_bytes(QoS::AtLeastOnce, 3, false, "q1", b"a"));
@@ -372,7 +372,7 @@ fn acknowledgement_waits_for_the_application() {
 /// the broker delivers the message again there.
 #[test]
 fn acknowledgement_owed_on_a_lost_connection_is_dropped() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     io.push(&publish_bytes(QoS::AtLeastOnce, 5, false, "q1", b"a"));
@@ -392,7 +392,7 @@ fn acknowledgement_owed_on_a_lost_connection_is_dropped() {
 
 #[test]
 fn publish_while_awaiting_puback_is_delivered() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let id = c.publish(&mut io, "out", b"x", QoS::AtLeastOnce, false).unwrap().unwrap();
@@ -414,7 +414,7 @@ fn publish_while_awaiting_puback_is_delivered() {
 
 #[test]
 fn publish_while_awaiting_suback_and_unsuback_is_delivered() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let s = c.subscribe(&mut io, "in", QoS::ExactlyOnce).unwrap();
@@ -434,7 +434,7 @@ fn publish_while_awaiting_suback_and_unsuback_is_delivered() {
 
 #[test]
 fn qos1_outbound() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let id = c.publish(&mut io, "t", b"hi", QoS::AtLeastOnce, false).unwrap().unwrap();
@@ -442,13 +442,13 @@ fn qos1_outbound() {
     // A stray PUBACK for another id and a PINGRESP are consumed on the way.
     io.push(&h("40 02 01 00 D0 00 40 02 00 01"));
     assert_eq!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Done(0)));
-    assert!(io.writes.is_empty());
+    assert!(io.written().is_empty());
     assert!(c.is_connected());
 }
 
 #[test]
 fn qos2_outbound() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let id = c.publish(&mut io, "t", b"hi", QoS::ExactlyOnce, false).unwrap().unwrap();
@@ -467,7 +467,7 @@ fn qos2_outbound() {
 
 #[test]
 fn wrong_ack_kind_is_a_protocol_error() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let id = c.publish(&mut io, "t", b"hi", QoS::ExactlyOnce, false).unwrap().unwrap();
@@ -478,7 +478,7 @@ fn wrong_ack_kind_is_a_protocol_error() {
 
 #[test]
 fn qos2_inbound_delivered_exactly_once() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let first = publish_bytes(QoS::ExactlyOnce, 5, false, "q2", b"once");
@@ -509,7 +509,7 @@ fn qos2_inbound_delivered_exactly_once() {
 
 #[test]
 fn qos2_duplicate_while_awaiting_ack_is_suppressed() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let id = c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false).unwrap().unwrap();
@@ -526,7 +526,7 @@ fn qos2_duplicate_while_awaiting_ack_is_suppressed() {
 
 #[test]
 fn suback_failure_is_an_error() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let s = c.subscribe(&mut io, "denied/#", QoS::AtLeastOnce).unwrap();
@@ -542,7 +542,7 @@ fn suback_failure_is_an_error() {
 
 #[test]
 fn message_larger_than_rx_is_streamed_intact() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let payload: Vec<u8> = (0..100 * 1024u32).map(|i| (i % 251) as u8 ^ (i >> 10) as u8).collect();
@@ -571,7 +571,7 @@ fn message_larger_than_rx_is_streamed_intact() {
 
 #[test]
 fn large_duplicate_is_skipped_without_losing_sync() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let payload = vec![7u8; 5000];
@@ -589,7 +589,7 @@ fn large_duplicate_is_skipped_without_losing_sync() {
 
 #[test]
 fn refused_message_is_not_acknowledged() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 0, None);
     let mut sink = VecSink { refuse: true, ..VecSink::default() };
     io.push(&publish_bytes(QoS::AtLeastOnce, 1, false, "r", &[1u8; 300]));
@@ -598,7 +598,7 @@ fn refused_message_is_not_acknowledged() {
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Sink));
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Sink));
     assert!(c.is_connected());
-    assert!(io.writes.is_empty(), "neither PUBACK nor PUBREC for refused messages");
+    assert!(io.written().is_empty(), "neither PUBACK nor PUBREC for refused messages");
     sink.refuse = false;
     assert_eq!(next_acked(&mut c, &mut io, &mut sink, Mode::Wait(None)).len, 4);
     // The refused QoS 2 message is not remembered: a redelivery is delivered.
@@ -613,34 +613,34 @@ fn refused_message_is_not_acknowledged() {
 struct SlowReads(ScriptedTransport);
 
 impl embedded_io::ErrorType for SlowReads {
-    type Error = IoError;
+    type Error = MemError;
 }
 
 impl embedded_io::Read for SlowReads {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, MemError> {
         self.0.now += 1000;
         self.0.read(buf)
     }
 }
 
 impl embedded_io::Write for SlowReads {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, IoError> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, MemError> {
         self.0.write(buf)
     }
-    fn flush(&mut self) -> Result<(), IoError> {
+    fn flush(&mut self) -> Result<(), MemError> {
         Ok(())
     }
 }
 
 impl umqtt_native::driver::Transport for SlowReads {
-    fn wait(&mut self, writable: bool, timeout_ms: Option<u32>) -> Result<bool, IoError> {
+    fn wait(&mut self, writable: bool, timeout_ms: Option<u32>) -> Result<bool, MemError> {
         self.0.wait(writable, timeout_ms)
     }
     fn now_ms(&mut self) -> u32 {
         self.0.now_ms()
     }
-    fn would_block(err: &IoError) -> bool {
-        *err == IoError::WouldBlock
+    fn would_block(err: &MemError) -> bool {
+        *err == MemError::WouldBlock
     }
 }
 
@@ -648,7 +648,7 @@ impl umqtt_native::driver::Transport for SlowReads {
 /// calls: the bytes show the broker alive, so it is delivered, not a KeepaliveTimeout.
 #[test]
 fn message_trickling_in_through_check_mode_is_no_keepalive_timeout() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 10, None);
     let mut sink = VecSink::default();
     let bytes = publish_bytes(QoS::AtLeastOnce, 1, false, "t", &[7u8; 4000]);
@@ -668,7 +668,7 @@ fn message_trickling_in_through_check_mode_is_no_keepalive_timeout() {
 /// keepalive period (the broker counts only what the client sends).
 #[test]
 fn input_trickling_in_during_one_wait_does_not_hold_pingreq_back() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 10, None);
     let mut sink = VecSink::default();
     for b in publish_bytes(QoS::AtMostOnce, 0, false, "t", &[1u8; 60]) {
@@ -677,13 +677,13 @@ fn input_trickling_in_during_one_wait_does_not_hold_pingreq_back() {
     let mut slow = SlowReads(io);
     assert_eq!(message(c.wait_msg(&mut slow, &mut sink, Mode::Wait(None))).len, 60);
     assert!(slow.0.now >= 65_000, "the message took {} ms", slow.0.now);
-    let pings = slow.0.writes.iter().filter(|w| w[..] == h("C0 00")[..]).count();
+    let pings = slow.0.writes().filter(|w| w[..] == h("C0 00")[..]).count();
     assert!(pings >= 65 / 5 - 1, "{pings} PINGREQs in {} ms with keepalive 10 s", slow.0.now);
 }
 
 #[test]
 fn keepalive_pings_when_due_and_accepts_pingresp() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 10, None);
     let mut sink = VecSink::default();
     io.silence(); // nothing for a while: the wait ends when PINGREQ is due
@@ -702,7 +702,7 @@ fn keepalive_pings_when_due_and_accepts_pingresp() {
 
 #[test]
 fn keepalive_timeout_without_answer() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 10, None);
     let mut sink = VecSink::default();
     io.silence();
@@ -715,21 +715,21 @@ fn keepalive_timeout_without_answer() {
 
 #[test]
 fn keepalive_in_check_mode_on_fake_clock() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     io.now = u32::MAX - 2000; // the clock wraps during the test
     let mut c = connected::<64, 64>(&mut io, 4, None);
     let mut sink = VecSink::default();
     io.silence();
     io.now = io.now.wrapping_add(1999);
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
-    assert!(io.writes.is_empty(), "not due yet");
+    assert!(io.written().is_empty(), "not due yet");
     // Sending postpones the ping.
     assert_eq!(c.publish(&mut io, "t", b"", QoS::AtMostOnce, false), Ok(None));
     io.take_writes();
     io.now = io.now.wrapping_add(1999);
     io.silence();
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
-    assert!(io.writes.is_empty(), "publish counted as activity");
+    assert!(io.written().is_empty(), "publish counted as activity");
     io.now = io.now.wrapping_add(1);
     io.silence();
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
@@ -737,7 +737,7 @@ fn keepalive_in_check_mode_on_fake_clock() {
     io.now = io.now.wrapping_add(1999);
     io.silence();
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
-    assert!(io.writes.is_empty(), "one PINGREQ per interval");
+    assert!(io.written().is_empty(), "one PINGREQ per interval");
     io.now = io.now.wrapping_add(1);
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Err(Error::KeepaliveTimeout));
     assert!(!c.is_connected());
@@ -745,7 +745,7 @@ fn keepalive_in_check_mode_on_fake_clock() {
 
 #[test]
 fn any_packet_counts_as_an_answer() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 2, None);
     let mut sink = VecSink::default();
     io.silence();
@@ -761,7 +761,7 @@ fn any_packet_counts_as_an_answer() {
 
 #[test]
 fn keepalive_while_awaiting_ack() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 6, None);
     let mut sink = VecSink::default();
     let id = c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false).unwrap().unwrap();
@@ -777,7 +777,7 @@ fn keepalive_while_awaiting_ack() {
 
 #[test]
 fn await_ack_times_out_and_can_resume() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 0, Some(2000));
     let mut sink = VecSink::default();
     let id = c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false).unwrap().unwrap();
@@ -792,7 +792,7 @@ fn await_ack_times_out_and_can_resume() {
 
 #[test]
 fn timeout_and_keepalive_together_take_the_nearer_limit() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 60, Some(700));
     let mut sink = VecSink::default();
     let id = c.subscribe(&mut io, "t", QoS::AtMostOnce).unwrap();
@@ -801,7 +801,7 @@ fn timeout_and_keepalive_together_take_the_nearer_limit() {
     io.silence();
     assert_eq!(c.await_ack(&mut io, &mut sink, id), Err(Error::Timeout));
     assert_eq!(io.now, 700);
-    assert!(io.writes.is_empty(), "no ping within 700 ms of a 60 s keepalive");
+    assert!(io.written().is_empty(), "no ping within 700 ms of a 60 s keepalive");
 }
 
 // ---- packet ids -----------------------------------------------------------
@@ -816,7 +816,7 @@ fn publish_id(c: &mut C, io: &mut ScriptedTransport) -> u16 {
 
 #[test]
 fn packet_ids_wrap_and_skip_ids_in_flight() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     io.budget = usize::MAX;
     let mut c = *connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
@@ -849,7 +849,7 @@ fn packet_ids_wrap_and_skip_ids_in_flight() {
 
 #[test]
 fn too_many_in_flight_is_busy() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let ids: Vec<PacketId> = (0..umqtt_native::session::MAX_OUTBOUND).map(|_| c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false).unwrap().unwrap()).collect();
@@ -860,7 +860,7 @@ fn too_many_in_flight_is_busy() {
     io.take_writes();
     assert_eq!(c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false), Err(Error::Busy));
     assert_eq!(c.subscribe(&mut io, "t", QoS::AtMostOnce), Err(Error::Busy));
-    assert!(io.writes.is_empty());
+    assert!(io.written().is_empty());
     // QoS 0 needs no id.
     assert_eq!(c.publish(&mut io, "t", b"", QoS::AtMostOnce, false), Ok(None));
     io.push(&[0x40, 0x02, 0x00, ids[3].get() as u8]);
@@ -871,7 +871,7 @@ fn too_many_in_flight_is_busy() {
 
 #[test]
 fn abandoned_operation_is_reaped_when_acknowledged() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let ids: Vec<PacketId> = (0..umqtt_native::session::MAX_OUTBOUND).map(|_| c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false).unwrap().unwrap()).collect();
@@ -886,7 +886,7 @@ fn abandoned_operation_is_reaped_when_acknowledged() {
 
 #[test]
 fn reconnect_forgets_old_operations() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let id = c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false).unwrap().unwrap();
     // Leftover bytes of the old connection must not leak into the new one.
@@ -903,25 +903,25 @@ fn reconnect_forgets_old_operations() {
 
 #[test]
 fn partial_write_is_completed() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, Some(1000));
-    io.write_script.extend([WriteStep::Accept(3), WriteStep::WouldBlock, WriteStep::Accept(2)]);
+    io.script_writes(&[WriteStep::Accept(3), WriteStep::WouldBlock, WriteStep::Accept(2)]);
     assert_eq!(c.publish(&mut io, "t", b"hello", QoS::AtMostOnce, false), Ok(None));
     // The packet is offered whole each time; the transport took it in pieces.
-    assert_eq!(io.writes.concat(), h("30 08 00 01 74 68 65 6C 6C 6F"));
-    assert_eq!(io.writes.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 2, 5]);
-    assert!(io.waits.contains(&(true, Some(1000))));
+    assert_eq!(io.written().concat(), h("30 08 00 01 74 68 65 6C 6C 6F"));
+    assert_eq!(io.written().iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 2, 5]);
+    assert!(io.waits().contains(&(true, Some(1000))));
     assert!(c.is_connected());
 }
 
 #[test]
 fn write_timeout_before_any_byte_keeps_the_connection() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, Some(1000));
-    io.write_script.push_back(WriteStep::WouldBlock);
-    io.writable.push_back(false);
+    io.script_writes(&[WriteStep::WouldBlock]);
+    io.script_writable(false);
     assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false), Err(Error::Timeout));
-    assert!(io.writes.is_empty());
+    assert!(io.written().is_empty());
     assert!(c.is_connected(), "nothing went out: the stream is intact");
     // The failed publish awaits nothing.
     let mut sink = VecSink::default();
@@ -931,24 +931,24 @@ fn write_timeout_before_any_byte_keeps_the_connection() {
 
 #[test]
 fn write_timeout_mid_packet_drops_the_connection() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, Some(1000));
-    io.write_script.extend([WriteStep::Accept(4), WriteStep::WouldBlock]);
-    io.writable.push_back(false);
+    io.script_writes(&[WriteStep::Accept(4), WriteStep::WouldBlock]);
+    io.script_writable(false);
     assert_eq!(c.publish(&mut io, "t", b"hello", QoS::AtMostOnce, false), Err(Error::Timeout));
-    assert_eq!(io.writes, vec![h("30 08 00 01")]);
+    assert_eq!(io.written(), vec![h("30 08 00 01")]);
     // Half a packet is on the wire: nothing more may follow it on this connection.
     assert!(!c.is_connected());
     assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtMostOnce, false), Err(Error::NotConnected));
-    assert_eq!(io.writes.len(), 1);
+    assert_eq!(io.written().len(), 1);
 }
 
 #[test]
 fn write_error_drops_the_connection() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
-    io.write_script.push_back(WriteStep::Fail);
-    assert_eq!(c.subscribe(&mut io, "t", QoS::AtMostOnce), Err(Error::Io(IoError::Broken)));
+    io.script_writes(&[WriteStep::Fail]);
+    assert_eq!(c.subscribe(&mut io, "t", QoS::AtMostOnce), Err(Error::Io(MemError::Broken)));
     assert!(!c.is_connected());
 }
 
@@ -959,7 +959,7 @@ fn write_error_drops_the_connection() {
 #[test]
 fn qos2_inbound_state_follows_session_present() {
     for (connack, redelivered) in [("20 02 01 00", false), ("20 02 00 00", true)] {
-        let mut io = ScriptedTransport::new();
+        let mut io = ScriptedTransport::hanging_up();
         let mut c = connected::<256, 256>(&mut io, 0, None);
         let mut sink = VecSink::default();
         io.push(&publish_bytes(QoS::ExactlyOnce, 9, false, "q", b"m"));
@@ -985,7 +985,7 @@ fn qos2_inbound_state_follows_session_present() {
 
 #[test]
 fn timeout_mid_message_keeps_the_partial_message() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<16, 64>(&mut io, 0, Some(1000));
     let mut sink = VecSink::default();
     let id = c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false).unwrap().unwrap();
@@ -1007,7 +1007,7 @@ fn timeout_mid_message_keeps_the_partial_message() {
 /// message does not turn the buffered answer into a keepalive timeout.
 #[test]
 fn slow_application_with_buffered_answer_is_no_keepalive_timeout() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 10, None);
     let mut sink = VecSink::default();
     io.silence();
@@ -1028,7 +1028,7 @@ fn slow_application_with_buffered_answer_is_no_keepalive_timeout() {
 
 #[test]
 fn topic_longer_than_rx_is_skipped_and_the_connection_stays() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let long_topic = format!("t/{}", "x".repeat(100));
@@ -1061,7 +1061,7 @@ fn inbound_qos2_beyond_capacity_forgets_the_oldest_instead_of_failing() {
 /// that restored its flows one step back after a restart sends no PUBREL and moves on).
 #[test]
 fn qos2_first_delivery_under_an_unreleased_id_is_a_new_message() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     io.push(&publish_bytes(QoS::ExactlyOnce, 5, false, "q2", b"one"));
@@ -1078,7 +1078,7 @@ fn qos2_first_delivery_under_an_unreleased_id_is_a_new_message() {
 /// redelivery (DUP=1) is delivered, not taken for a duplicate of the old one.
 #[test]
 fn qos2_refused_first_delivery_under_an_unreleased_id_is_delivered_when_redelivered() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     io.push(&publish_bytes(QoS::ExactlyOnce, 5, false, "q2", b"old"));
@@ -1095,7 +1095,7 @@ fn qos2_refused_first_delivery_under_an_unreleased_id_is_delivered_when_redelive
 
 #[test]
 fn connack_of_the_wrong_length_is_named() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     io.push(&h("20 03 00 00 00"));
     let mut c: Box<Client<64, 64>> = Box::new(Client::new());
     let err = c.connect(&mut io, &options(0, Some(1000))).unwrap_err();
@@ -1109,7 +1109,7 @@ const CONNACK_SESSION: [u8; 4] = [0x20, 0x02, 0x01, 0x00];
 /// The connection of `c` breaks (a read fails); then CONNECT with clean_session=0 gets `connack`.
 fn break_and_reconnect(c: &mut C, io: &mut ScriptedTransport, connack: &[u8]) -> bool {
     let mut sink = VecSink::default();
-    io.script.push_back(Step::Fail);
+    io.fail();
     assert!(c.wait_msg(io, &mut sink, Mode::Wait(None)).is_err());
     assert!(!c.is_connected());
     io.push(connack);
@@ -1122,7 +1122,7 @@ fn break_and_reconnect(c: &mut C, io: &mut ScriptedTransport, connack: &[u8]) ->
 
 #[test]
 fn unacknowledged_qos1_publish_is_sent_again_with_dup_under_its_id() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let id = c.publish(&mut io, "t", b"hi", QoS::AtLeastOnce, true).unwrap().unwrap();
@@ -1138,7 +1138,7 @@ fn unacknowledged_qos1_publish_is_sent_again_with_dup_under_its_id() {
 fn qos2_publish_is_resumed_where_it_stopped() {
     // Before PUBREC: PUBLISH again with DUP=1. After PUBREC: PUBREL only.
     for (pubrec_came, resent) in [(false, h("3C 07 00 01 74 00 01 68 69")), (true, h("62 02 00 01"))] {
-        let mut io = ScriptedTransport::new();
+        let mut io = ScriptedTransport::hanging_up();
         let mut c = connected::<256, 256>(&mut io, 0, None);
         let mut sink = VecSink::default();
         let id = c.publish(&mut io, "t", b"hi", QoS::ExactlyOnce, false).unwrap().unwrap();
@@ -1161,16 +1161,16 @@ fn qos2_publish_is_resumed_where_it_stopped() {
 
 #[test]
 fn nothing_is_resumed_without_the_brokers_session() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let id = c.publish(&mut io, "t", b"hi", QoS::AtLeastOnce, false).unwrap().unwrap();
     io.take_writes();
     assert!(!break_and_reconnect(&mut c, &mut io, &CONNACK_OK));
     assert_eq!(c.resume(&mut io, id, "t", b"hi", false), Ok(false));
-    assert!(io.writes.is_empty());
+    assert!(io.written().is_empty());
     // A clean session forgets it too, whatever the broker says.
     let id = c.publish(&mut io, "t", b"hi", QoS::AtLeastOnce, false).unwrap().unwrap();
-    io.script.push_back(Step::Fail);
+    io.fail();
     let mut sink = VecSink::default();
     assert!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)).is_err());
     io.push(&CONNACK_SESSION);
@@ -1180,7 +1180,7 @@ fn nothing_is_resumed_without_the_brokers_session() {
 
 #[test]
 fn publishes_not_resumed_are_forgotten_at_the_next_call() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let ids: Vec<PacketId> = (0..umqtt_native::session::MAX_OUTBOUND).map(|_| c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false).unwrap().unwrap()).collect();
@@ -1201,7 +1201,7 @@ fn publishes_not_resumed_are_forgotten_at_the_next_call() {
 
 #[test]
 fn a_publish_completed_before_the_break_is_still_reported_done() {
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     let mut sink = VecSink::default();
     let id = c.publish(&mut io, "t", b"hi", QoS::AtLeastOnce, false).unwrap().unwrap();
@@ -1210,6 +1210,6 @@ fn a_publish_completed_before_the_break_is_still_reported_done() {
     io.take_writes();
     assert!(break_and_reconnect(&mut c, &mut io, &CONNACK_SESSION));
     assert_eq!(c.resume(&mut io, id, "t", b"hi", false), Ok(true));
-    assert!(io.writes.is_empty(), "nothing to send again");
+    assert!(io.written().is_empty(), "nothing to send again");
     assert_eq!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Done(0)));
 }

@@ -171,7 +171,7 @@ fn drive<const RX: usize>(bytes: &[u8], cuts: &[Index], silences: &[bool], scena
     let steps = script(bytes, cuts, silences);
     // Every call must consume input or end; each step can be consumed a bounded number of ways.
     let rounds = bytes.len() + steps.len() + 4;
-    let mut io = ScriptedTransport::new();
+    let mut io = ScriptedTransport::hanging_up();
     io.max_read = max_read;
     io.budget = 2_000 + 100 * rounds;
     let mut sink = VecSink { max_len: 1 << 20, ..VecSink::default() };
@@ -181,7 +181,7 @@ fn drive<const RX: usize>(bytes: &[u8], cuts: &[Index], silences: &[bool], scena
     };
 
     let mut client: Box<Client<RX, 128>> = if let Scenario::Connect = scenario {
-        io.script.extend(steps);
+        play(&mut io, steps);
         let mut c = Box::new(Client::new());
         let r = c.connect(&mut io, &options(0, Some(1000)));
         prop_assert_eq!(r.is_ok(), c.is_connected());
@@ -192,7 +192,7 @@ fn drive<const RX: usize>(bytes: &[u8], cuts: &[Index], silences: &[bool], scena
         c
     } else {
         let c = connected::<RX, 128>(&mut io, keepalive, Some(5000));
-        io.script.extend(steps);
+        play(&mut io, steps);
         c
     };
 
@@ -257,7 +257,7 @@ fn check_message(sink: &VecSink, len: usize) -> Result<(), TestCaseError> {
 
 /// Whatever the input, each write carries exactly one well-formed packet.
 fn check_writes(io: &ScriptedTransport) -> Result<(), TestCaseError> {
-    for w in &io.writes {
+    for w in io.writes() {
         let decoded = codec::decode(w);
         prop_assert!(matches!(decoded, Ok(Some((_, n))) if n == w.len()), "write {:02x?} is not one packet: {:?}", w, decoded);
         // Only packets a client sends: CONNECT, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, PINGREQ.

@@ -1,4 +1,4 @@
-# @timeout: 240
+# pytest.mark.script_timeout(240)
 # 10,000 messages through one client on the 32-bit firmware, and no leak: the client publishes
 # each on a topic it subscribed to (QoS 0 and 1 in turn, PUBACKs from the broker), the in-memory
 # broker (qemu/firmware/fw_harness.py) echoes it back, the callback gets it.

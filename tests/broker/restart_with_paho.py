@@ -4,7 +4,7 @@ loss or a duplicate seen by test_fault_receive*.py is the broker's.
 
 A persistent paho receiver (clean_session=False, keepalive 2) subscribes to a QoS 1 and a QoS 2
 topic; a persistent paho peer streams N messages to each (8 ms apart) while the runner's
-FaultBroker (tests/micropython/run: mosquitto, persistence on) is stopped with SIGTERM and started
+FaultBroker (tests/micropython/peers.py: mosquitto, persistence on) is stopped with SIGTERM and started
 again. Prints, per QoS, what the peer had acknowledged, what the receiver got, lost and duplicates.
 
   tests/broker/restart_with_paho.py [--inflight 20] [--mosquitto PATH] [--runs 3]

@@ -1,4 +1,4 @@
-# MicroPython side of the test runner (tests/micropython/run): configuration, peer requests,
+# MicroPython side of the test suite (host side: conftest.py, peers.py): configuration, peer requests,
 # a fake socket in the style of micropython-lib's test_umqtt_simple.py, packet helpers.
 import sys
 import json

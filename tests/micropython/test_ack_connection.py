@@ -1,4 +1,4 @@
-# @native-only: umqtt.simple acknowledges on whatever socket it has, callbacks nested or not
+# pytest.mark.native_only("umqtt.simple acknowledges on whatever socket it has, callbacks nested or not")
 # A message is acknowledged only on the connection it came on. Here the callback of message 5
 # reconnects (a new socket assigned, as umqtt.robust's reconnect does), and the new connection
 # delivers another message 5 whose callback raises: neither may be acknowledged on the new

@@ -1,4 +1,4 @@
-# @native-only: umqtt.simple 1.8.0 checks no arguments (asserts or sends bad packets)
+# pytest.mark.native_only("umqtt.simple 1.8.0 checks no arguments (asserts or sends bad packets)")
 # Bad arguments give ValueError/TypeError naming the argument, send nothing, and leave the
 # client usable.
 from mqtt_harness import client, topic, peer_sub, peer_msgs, pump, Recorder, raises, done, eq, hx, MQTTClient

@@ -1,4 +1,4 @@
-# @native-only: umqtt.simple 1.8.0 loses a PUBACK when a nested publish(qos=1) in the callback consumes it, then waits forever
+# pytest.mark.native_only("umqtt.simple 1.8.0 loses a PUBACK when a nested publish(qos=1) in the callback consumes it, then waits forever")
 # A burst of messages while the callback publishes at QoS 1: the next message arrives while
 # the callback's publish waits for its PUBACK, so callbacks nest. Every echo arrives once.
 from mqtt_harness import client, topic, peer_pub, peer_sub, peer_msgs, pump, done, eq

@@ -1,4 +1,4 @@
-# @native-only: umqtt.simple 1.8.0 switches the socket back to blocking after the first byte and waits for the rest
+# pytest.mark.native_only("umqtt.simple 1.8.0 switches the socket back to blocking after the first byte and waits for the rest")
 # With only part of a PUBLISH received, check_msg() returns None at once (again and again) and
 # keeps the part; once the rest arrives the message is delivered whole. Split inside the
 # fixed header, then inside the payload.

@@ -1,4 +1,4 @@
-# @native-only: umqtt.simple 1.8.0 raises IndexError when the socket closes before CONNACK
+# pytest.mark.native_only("umqtt.simple 1.8.0 raises IndexError when the socket closes before CONNACK")
 # A broker that closes the connection instead of sending CONNACK gives OSError from connect();
 # connect() on the same object then works.
 from mqtt_harness import MQTTClient, HOST, PORT, client_id, fake_broker, raises, done, eq

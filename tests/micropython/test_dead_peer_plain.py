@@ -1,5 +1,6 @@
-# @native-only: umqtt.simple 1.8.0 sends no PINGREQ: a frozen broker blocks it for ever
-# @timeout: 40
+# pytest.mark.slow
+# pytest.mark.native_only("umqtt.simple 1.8.0 sends no PINGREQ: a frozen broker blocks it for ever")
+# pytest.mark.script_timeout(40)
 # A dead peer over plain TCP: the test's own mosquitto is frozen with SIGSTOP (its sockets stay
 # open, as on a lost link). With keepalive=2 the client raises OSError within 2 keepalive
 # periods from wait_msg() and from a check_msg() loop; after SIGCONT the same object reconnects.

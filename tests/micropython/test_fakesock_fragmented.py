@@ -1,4 +1,5 @@
-# @native-only: umqtt.simple 1.8.0 assumes sock.read(n) returns n bytes
+# pytest.mark.qemu
+# pytest.mark.native_only("umqtt.simple 1.8.0 assumes sock.read(n) returns n bytes")
 # A sock whose read() returns one byte at a time (as a non-blocking socket or a TLS layer may):
 # packets are reassembled, the same messages arrive; in check_msg mode each call takes what is
 # there and returns None until a packet is complete.

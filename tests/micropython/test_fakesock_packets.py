@@ -1,3 +1,4 @@
+# pytest.mark.qemu
 # Fake-socket tests in the style of micropython-lib's test_umqtt_simple.py: client.sock is a
 # Python object with read/write/setblocking; the bytes written are compared with the expected
 # packets and the broker's bytes are fed in.

@@ -1,5 +1,6 @@
-# @native-only: umqtt.simple 1.8.0 sends no PINGREQ: wait_msg() blocks while nothing arrives, the loop never checks
-# @timeout: 120
+# pytest.mark.slow
+# pytest.mark.native_only("umqtt.simple 1.8.0 sends no PINGREQ: wait_msg() blocks while nothing arrives, the loop never checks")
+# pytest.mark.script_timeout(120)
 # Network faults while receiving at QoS 1: a persistent paho peer streams QoS 1 messages to a
 # umqtt.robust client (clean_session=False, keepalive=2) looping in wait_msg() and then in
 # check_msg(), while the test's own mosquitto (persistence on) is stopped with SIGTERM and

@@ -1,5 +1,7 @@
-# @native-only: umqtt.simple 1.8.0 sends no PINGREQ and blocks for ever on a silent broker
-# @timeout: 60
+# pytest.mark.slow
+# pytest.mark.qemu
+# pytest.mark.native_only("umqtt.simple 1.8.0 sends no PINGREQ and blocks for ever on a silent broker")
+# pytest.mark.script_timeout(60)
 # On a stream without a file descriptor (lwIP's sockets on ESP32/Hi3861; here MemBroker, an
 # io.IOBase whose blocking reads hang as a board's would), keepalive still works: PINGREQ goes out
 # on time during a blocking wait_msg(), an acknowledgement wait, and after connect(timeout=...),

@@ -1,5 +1,6 @@
-# @native-only: umqtt.simple 1.8.0 sends no PINGREQ, and mosquitto drops a client silent for 1.5 keepalive periods
-# @timeout: 40
+# pytest.mark.slow
+# pytest.mark.native_only("umqtt.simple 1.8.0 sends no PINGREQ, and mosquitto drops a client silent for 1.5 keepalive periods")
+# pytest.mark.script_timeout(40)
 # Against mosquitto, over sockets without a file descriptor (HiddenFdSocket: a real socket seen
 # only through readinto/write/ioctl, as lwIP's are): a blocking wait_msg() with keepalive=2 keeps
 # the connection alive with PINGREQs for 6 s until a late message comes, an acknowledgement wait

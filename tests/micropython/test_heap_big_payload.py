@@ -1,6 +1,7 @@
-# @native-only: MemBroker stands in for socket.socket(), which umqtt.simple binds when imported
-# @heapsize: 256k
-# @timeout: 60
+# pytest.mark.qemu
+# pytest.mark.native_only("MemBroker stands in for socket.socket(), which umqtt.simple binds when imported")
+# pytest.mark.heapsize("256k")
+# pytest.mark.script_timeout(60)
 # Big payloads in a small heap (256 KiB, as the QEMU firmware's): a QoS 1 publish of 60% of the
 # free heap goes out from the caller's buffer (no copy), a message of 40% is received straight
 # into the bytes object the callback gets, and one larger than the heap gives a clear

@@ -1,5 +1,6 @@
-# @native-only: umqtt.simple 1.8.0 has no timeouts on reads and asserts on unexpected packets
-# @timeout: 120
+# pytest.mark.slow
+# pytest.mark.native_only("umqtt.simple 1.8.0 has no timeouts on reads and asserts on unexpected packets")
+# pytest.mark.script_timeout(120)
 # The hostile-broker catalogue (docs/hostile-broker.md): scripted brokers that misbehave against
 # one client object. Each case asserts the exact outcome (exception and its args, or what was
 # delivered and written), that no call blocks past the configured timeout (connect(timeout=T) or

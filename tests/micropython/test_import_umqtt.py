@@ -1,4 +1,4 @@
-# @native-only: micropython-lib's umqtt is a namespace package without umqtt.MQTTClient
+# pytest.mark.native_only("micropython-lib's umqtt is a namespace package without umqtt.MQTTClient")
 # `from umqtt import MQTTClient` gives the same class as umqtt.simple, and umqtt.robust builds on it.
 from mqtt_harness import done
 import umqtt

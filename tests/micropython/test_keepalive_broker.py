@@ -1,4 +1,5 @@
-# @native-only: umqtt.simple 1.8.0 sends no automatic PINGREQ; mosquitto drops it after 1.5 x keepalive
+# pytest.mark.slow
+# pytest.mark.native_only("umqtt.simple 1.8.0 sends no automatic PINGREQ; mosquitto drops it after 1.5 x keepalive")
 # keepalive=2 against mosquitto (which disconnects a client silent for 3 s): a client idling
 # ~4.5 s in a check_msg loop, then in a wait_msg loop, stays connected because PINGREQs go out.
 from mqtt_harness import client, topic, peer_pub, peer_sub, peer_msgs, Recorder, done, eq, hx

@@ -1,5 +1,6 @@
-# @native-only: umqtt.simple 1.8.0 sends no PINGREQ and would block forever on a silent broker
-# @timeout: 40
+# pytest.mark.slow
+# pytest.mark.native_only("umqtt.simple 1.8.0 sends no PINGREQ and would block forever on a silent broker")
+# pytest.mark.script_timeout(40)
 # A broker that accepts the connection, then never answers (not even PINGRESP) but keeps the
 # socket open: with keepalive=2 the client sends PINGREQ and raises OSError within a few
 # keepalive periods, from wait_msg and from a check_msg loop.

@@ -1,4 +1,4 @@
-# @native-only: umqtt.simple sets no TCP_NODELAY; its split writes stall on Nagle + delayed ACK
+# pytest.mark.native_only("umqtt.simple sets no TCP_NODELAY; its split writes stall on Nagle + delayed ACK")
 # A packet larger than the engine's transmit buffer leaves as header + payload, two writes: that
 # is only fast with TCP_NODELAY on the socket. Without it each QoS 1 publish of 2 KiB waits for
 # the broker's delayed ACK (40 ms on Linux); with it, a few ms on loopback. The bound (20 ms on

@@ -1,4 +1,5 @@
-# @native-only: umqtt.simple 1.8.0 writes each packet in several pieces
+# pytest.mark.qemu
+# pytest.mark.native_only("umqtt.simple 1.8.0 writes each packet in several pieces")
 # Project rule: a packet that fits the engine's 1,280-byte transmit buffer (a 1 KiB payload with
 # its topic) leaves in one write (never interleaved, never half sent, no Nagle stall); a larger
 # one leaves as exactly two writes, its header and then the caller's payload (never copied into

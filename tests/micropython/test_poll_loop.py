@@ -1,4 +1,4 @@
-# @native-only: umqtt.simple's client is no stream (select.poll cannot take it)
+# pytest.mark.native_only("umqtt.simple's client is no stream (select.poll cannot take it)")
 # A loop that polls before each check_msg() sees every message, even when several arrive in one
 # read: check_msg()/wait_msg() handle all whole packets already buffered before they return. The
 # loop may poll client.sock, or the client itself (readable while it holds a buffered packet or

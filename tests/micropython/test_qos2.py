@@ -1,4 +1,4 @@
-# @native-only: umqtt.simple 1.8.0 has no QoS 2 (assert 0)
+# pytest.mark.native_only("umqtt.simple 1.8.0 has no QoS 2 (assert 0)")
 # QoS 2 both ways with a real broker: exactly one delivery each way, handshakes completed
 # (a persistent session does not resend after reconnect).
 from mqtt_harness import client, topic, peer_sub, peer_pub, peer_msgs, pump, Recorder, done, eq

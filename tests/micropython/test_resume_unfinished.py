@@ -1,4 +1,4 @@
-# @native-only: umqtt.simple 1.8.0 does not send an unfinished publish again on a resumed session
+# pytest.mark.native_only("umqtt.simple 1.8.0 does not send an unfinished publish again on a resumed session")
 # A QoS 1/2 publish cut by a broken connection is finished by the next connect(clean_session=False)
 # (MQTT 3.1.1 4.4), and umqtt.robust's retry of it sends nothing more. A scripted broker breaks
 # the connection at each point of the flow and logs what the client writes:

@@ -1,6 +1,6 @@
-# @native-only: umqtt.simple 1.8.0 has no QoS 2
-# @soak:
-# @timeout: 120
+# pytest.mark.native_only("umqtt.simple 1.8.0 has no QoS 2")
+# pytest.mark.soak
+# pytest.mark.script_timeout(120)
 # Soak: one client exchanges N messages (default 20000; `run --soak N` for long runs) through
 # mosquitto, mixed QoS 0/1/2 in turn, payloads of 1..300 bytes: it publishes each to a topic it is
 # subscribed to at QoS 2 itself, and a paho peer counts the same topic. Asserts: every message

@@ -1,3 +1,4 @@
+# pytest.mark.needs_tls
 # TLS against mosquitto's TLS listener (CA made by the runner): ssl=True with ssl_params
 # (umqtt's legacy path), and an SSLContext with cafile and with cadata; a QoS 1 round trip and
 # check_msg over each; a certificate from another CA is refused.

@@ -1,5 +1,7 @@
-# @native-only: umqtt.simple 1.8.0 sends no PINGREQ and blocks in the read
-# @timeout: 30
+# pytest.mark.needs_tls
+# pytest.mark.slow
+# pytest.mark.native_only("umqtt.simple 1.8.0 sends no PINGREQ and blocks in the read")
+# pytest.mark.script_timeout(30)
 # TLS polls readable as soon as its TCP socket holds bytes, but a blocking read then waits for
 # the whole record. A broker (here a proxy in front of mosquitto's TLS listener) that sends half
 # a record and falls silent must not hang a blocking wait_msg() or an acknowledgement wait:

@@ -1,3 +1,4 @@
+# pytest.mark.needs_tls
 # A TLS server certificate from another CA is refused at connect() with a certificate error
 # (OSError or ValueError whose text names the certificate / verification), and the same object
 # then connects with the right CA. Against the runner's TLS listener.

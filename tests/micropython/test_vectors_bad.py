@@ -1,13 +1,14 @@
-# @params: vectors:bad
-# @native-only-param bad-type0: umqtt.simple 1.8.0 returns 0x00 from wait_msg
-# @native-only-param bad-type15: umqtt.simple 1.8.0 returns 0xF0 from wait_msg
-# @native-only-param bad-pubrel: umqtt.simple 1.8.0 returns 0x60 from wait_msg
-# @native-only-param bad-qos3: umqtt.simple 1.8.0 delivers the message
-# @native-only-param bad-pingresp: umqtt.simple 1.8.0 raises AssertionError
-# @native-only-param bad-connack: umqtt.simple 1.8.0 raises AssertionError in connect
-# @native-only-param bad-topic-len: umqtt.simple 1.8.0 reads the topic past the packet end and delivers it
-# @native-only-param rl-bad-5byte: umqtt.simple 1.8.0 accepts a 5-byte remaining length
-# @timeout: 30
+# pytest.mark.qemu
+# pytest.mark.vector_params("bad")
+# pytest.mark.native_only_vector("bad-type0", "umqtt.simple 1.8.0 returns 0x00 from wait_msg")
+# pytest.mark.native_only_vector("bad-type15", "umqtt.simple 1.8.0 returns 0xF0 from wait_msg")
+# pytest.mark.native_only_vector("bad-pubrel", "umqtt.simple 1.8.0 returns 0x60 from wait_msg")
+# pytest.mark.native_only_vector("bad-qos3", "umqtt.simple 1.8.0 delivers the message")
+# pytest.mark.native_only_vector("bad-pingresp", "umqtt.simple 1.8.0 raises AssertionError")
+# pytest.mark.native_only_vector("bad-connack", "umqtt.simple 1.8.0 raises AssertionError in connect")
+# pytest.mark.native_only_vector("bad-topic-len", "umqtt.simple 1.8.0 reads the topic past the packet end and delivers it")
+# pytest.mark.native_only_vector("rl-bad-5byte", "umqtt.simple 1.8.0 accepts a 5-byte remaining length")
+# pytest.mark.script_timeout(30)
 # A malformed packet from the seed vectors (one run per vector) must give OSError or
 # MQTTException, never a crash, another exception, a delivery or a hang: through a fake socket
 # (wait_msg), and over TCP with the connection left open (wait_msg, then a check_msg loop).

@@ -1,6 +1,7 @@
-# @vectors: rl-0 rl-127 rl-128 rl-200 rl-1000 rl-16383 rl-16384 pingreq pingresp disconnect
-# @vectors: publish-q0 publish-q0-x2 subscribe-q0 suback-q0 subscribe-q1 suback-q1 suback-fail
-# @vectors: unsubscribe unsuback
+# pytest.mark.qemu
+# pytest.mark.vectors("rl-0", "rl-127", "rl-128", "rl-200", "rl-1000", "rl-16383", "rl-16384", "pingreq", "pingresp", "disconnect")
+# pytest.mark.vectors("publish-q0", "publish-q0-x2", "subscribe-q0", "suback-q0", "subscribe-q1", "suback-q1", "suback-fail")
+# pytest.mark.vectors("unsubscribe", "unsuback")
 # The seed vectors (../shared/vectors/) through a fake socket: what the client writes equals
 # the vector, and each broker vector fed in is decoded as it should be.
 from mqtt_harness import fake_client, V, hx, eq, raises, done, MQTTException, NATIVE

@@ -1,6 +1,7 @@
-# @vectors: rl-2097151 rl-2097152
-# @heapsize: 24M
-# @timeout: 40
+# pytest.mark.qemu
+# pytest.mark.vectors("rl-2097151", "rl-2097152")
+# pytest.mark.heapsize("24M")
+# pytest.mark.script_timeout(40)
 # The 3-byte Remaining Length limit and the smallest 4-byte one, decoded from PUBLISH packets
 # of exactly those lengths (2 MiB messages) fed through a fake socket, and 2097151 written.
 from mqtt_harness import fake_client, V, hx, eq, done

@@ -1,6 +1,8 @@
-# @native-only: umqtt.simple 1.8.0 reads whatever length is claimed (read(100000000))
-# @vectors: rl-100000000 rl-268435455
-# @timeout: 40
+# pytest.mark.slow
+# pytest.mark.qemu
+# pytest.mark.native_only("umqtt.simple 1.8.0 reads whatever length is claimed (read(100000000))")
+# pytest.mark.vectors("rl-100000000", "rl-268435455")
+# pytest.mark.script_timeout(40)
 # A PUBLISH claiming 100,000,000 or 268,435,455 bytes (legal MQTT lengths a device cannot hold),
 # followed by 100 bytes and silence: at once a MemoryError that names the size (nothing of that
 # size is allocated, the heap stays as it was), never a hang, and the client stays usable (the

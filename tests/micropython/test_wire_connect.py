@@ -1,4 +1,4 @@
-# @vectors: connect-onenet connack-ok connack-sp connack-rc5 disconnect
+# pytest.mark.vectors("connect-onenet", "connack-ok", "connack-sp", "connack-rc5", "disconnect")
 # CONNECT as written on the wire (scripted broker over TCP), for each option: clean session,
 # keepalive, user/password, Last Will (QoS, retain); the tutorial's OneNET CONNECT vector;
 # CONNACK session-present and refusal vectors; DISCONNECT.

@@ -22,7 +22,7 @@ const MQTTRS: &str = "mqttrs 0.4.1";
 const MQTTBYTES: &str = "mqttbytes 0.6.0";
 
 /// The optimisation all three crates were built with (bench/run-codec's OPT_LEVEL, else the profile's 3).
-const OPT_LEVEL: &str = match option_env!("CARGO_PROFILE_RELEASE_OPT_LEVEL") {
+const OPT_LEVEL: &str = match option_env!("CARGO_PROFILE_BENCH_RELEASE_OPT_LEVEL") {
     Some(level) => level,
     None => "3",
 };
@@ -661,38 +661,53 @@ fn write_file(path: &str, text: &str) {
     eprintln!("wrote {path}");
 }
 
-fn opt(v: Option<f64>) -> String {
-    v.map_or("null".into(), |v| format!("{v:.1}"))
+/// One figure of a result row, as the CSV (bare) and the JSON (quoted text, `null`) spell it.
+enum Figure {
+    Text(String),
+    Number(String),
+    Missing,
+}
+
+/// The figures of one series that both output files hold, under their column (and key) names,
+/// in the CSV's column order.
+fn figures(cases: &[Case], series: &[Series], s: &Series) -> Vec<(&'static str, Figure)> {
+    let (case, st, base) = (&cases[s.case], stats(&s.ns), ours(series, s));
+    let optional = |v: Option<String>| v.map_or(Figure::Missing, Figure::Number);
+    vec![
+        ("case", Figure::Text(case.name.to_string())),
+        ("qos", Figure::Number(case.qos.to_string())),
+        ("payload_bytes", Figure::Number(case.payload.len().to_string())),
+        ("wire_bytes", Figure::Number(case.wire.len().to_string())),
+        ("op", Figure::Text(OPS[s.op].to_string())),
+        ("library", Figure::Text(LIBS[s.lib].to_string())),
+        ("median_ns", Figure::Number(format!("{:.2}", st.median))),
+        ("q1_ns", Figure::Number(format!("{:.2}", st.q1))),
+        ("q3_ns", Figure::Number(format!("{:.2}", st.q3))),
+        ("min_ns", Figure::Number(format!("{:.2}", st.min))),
+        ("ratio_vs_umqtt_native", Figure::Number(format!("{:.3}", time_ratio(series, s)))),
+        ("iters_per_sample", Figure::Number(s.iters.to_string())),
+        ("rounds", Figure::Number(s.ns.len().to_string())),
+        ("instructions_per_op", optional(s.instr.map(|v| format!("{v:.1}")))),
+        ("instructions_ratio_vs_umqtt_native", optional(s.instr.zip(base.instr).map(|(a, b)| format!("{:.3}", a / b)))),
+    ]
 }
 
 fn csv(cases: &[Case], series: &[Series]) -> String {
-    let mut t = String::from(
-        "case,qos,payload_bytes,wire_bytes,op,library,median_ns,q1_ns,q3_ns,min_ns,ratio_vs_umqtt_native,\
-         iters_per_sample,rounds,instructions_per_op,instructions_ratio_vs_umqtt_native\n",
-    );
-    for s in series {
-        let (case, st, base) = (&cases[s.case], stats(&s.ns), ours(series, s));
-        let _ = writeln!(
-            t,
-            "{},{},{},{},{},{},{:.2},{:.2},{:.2},{:.2},{:.3},{},{},{},{}",
-            case.name,
-            case.qos,
-            case.payload.len(),
-            case.wire.len(),
-            OPS[s.op],
-            LIBS[s.lib],
-            st.median,
-            st.q1,
-            st.q3,
-            st.min,
-            time_ratio(series, s),
-            s.iters,
-            s.ns.len(),
-            s.instr.map_or(String::new(), |v| format!("{v:.1}")),
-            s.instr
-                .zip(base.instr)
-                .map_or(String::new(), |(a, b)| format!("{:.3}", a / b)),
-        );
+    let mut t = String::new();
+    for (i, s) in series.iter().enumerate() {
+        let row = figures(cases, series, s);
+        if i == 0 {
+            let names: Vec<&str> = row.iter().map(|(name, _)| *name).collect();
+            let _ = writeln!(t, "{}", names.join(","));
+        }
+        let values: Vec<&str> = row
+            .iter()
+            .map(|(_, f)| match f {
+                Figure::Text(v) | Figure::Number(v) => v.as_str(),
+                Figure::Missing => "",
+            })
+            .collect();
+        let _ = writeln!(t, "{}", values.join(","));
     }
     t
 }
@@ -718,31 +733,18 @@ fn json(args: &Args, cases: &[Case], series: &[Series], load: &str) -> String {
     }
     t.push_str("  },\n  \"results\": [\n");
     for (i, s) in series.iter().enumerate() {
-        let (case, st, base) = (&cases[s.case], stats(&s.ns), ours(series, s));
+        let mut fields: Vec<String> = figures(cases, series, s)
+            .into_iter()
+            .map(|(name, f)| match f {
+                Figure::Text(v) => format!("\"{name}\": \"{}\"", esc(&v)),
+                Figure::Number(v) => format!("\"{name}\": {v}"),
+                Figure::Missing => format!("\"{name}\": null"),
+            })
+            .collect();
         let samples: Vec<String> = s.ns.iter().map(|x| format!("{x:.2}")).collect();
+        fields.push(format!("\"samples_ns\": [{}]", samples.join(", ")));
         let sep = if i + 1 < series.len() { "," } else { "" };
-        let _ = writeln!(
-            t,
-            "    {{\"case\": \"{}\", \"qos\": {}, \"payload_bytes\": {}, \"wire_bytes\": {}, \"op\": \"{}\", \
-             \"library\": \"{}\", \"median_ns\": {:.2}, \"q1_ns\": {:.2}, \"q3_ns\": {:.2}, \"min_ns\": {:.2}, \
-             \"ratio_vs_umqtt_native\": {:.3}, \"instructions_per_op\": {}, \"instructions_ratio_vs_umqtt_native\": {}, \
-             \"iters_per_sample\": {}, \"samples_ns\": [{}]}}{sep}",
-            case.name,
-            case.qos,
-            case.payload.len(),
-            case.wire.len(),
-            OPS[s.op],
-            LIBS[s.lib],
-            st.median,
-            st.q1,
-            st.q3,
-            st.min,
-            time_ratio(series, s),
-            opt(s.instr),
-            s.instr.zip(base.instr).map_or("null".into(), |(a, b)| format!("{:.3}", a / b)),
-            s.iters,
-            samples.join(", ")
-        );
+        let _ = writeln!(t, "    {{{}}}{sep}", fields.join(", "));
     }
     t.push_str("  ]\n}\n");
     t

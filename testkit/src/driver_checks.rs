@@ -2,7 +2,7 @@
 //! broker side in `mem`: bytes written are compared packet by packet.
 
 use crate::codec_checks::{pid, vector};
-use crate::harness::{Check, Fail, Harness, Hex};
+use crate::check::{Check, Fail, Harness, Hex};
 use crate::mem::{MemError, MemIo, MemSink};
 use crate::{ensure, ensure_eq};
 use umqtt_native::codec::{self, varint, ConnectReturnCode, Packet, PacketId, Publish, QoS, Will};
@@ -12,17 +12,18 @@ use umqtt_native::session::{Keepalive, Pending, Reply, Session, SessionError, MA
 type C = Client<256, 256>;
 type E = Error<MemError>;
 
-pub fn run(h: &mut Harness) {
+/// Runs the session and driver checks against [`MemIo`].
+pub fn run<W: core::fmt::Write>(h: &mut Harness<W>) {
     h.check("connect", "onenet-bytes", connect_onenet);
     h.check("connect", "will", connect_will);
     h.check("connect", "session-present", || {
-        let mut io = MemIo::new();
+        let mut io = mem_io();
         io.push(vector("connack-sp"));
         ensure_eq!(C::new().connect(&mut io, &opts(0)), Ok(true), "connect");
         Ok(())
     });
     h.check("connect", "connack-in-pieces", || {
-        let mut io = MemIo::new();
+        let mut io = mem_io();
         io.push(&[0x20]);
         io.push(&[0x02, 0x00]);
         io.push(&[0x00]);
@@ -34,7 +35,7 @@ pub fn run(h: &mut Harness) {
     h.check("connect", "refused-rc5", connect_refused);
     h.check("connect", "timeout", connect_timeout);
     h.check("connect", "first-packet-not-connack", || {
-        let mut io = MemIo::new();
+        let mut io = mem_io();
         io.push(vector("suback-q0"));
         let mut c = C::new();
         let r = c.connect(&mut io, &opts(0));
@@ -65,16 +66,14 @@ pub fn run(h: &mut Harness) {
     h.check("check", "half-packet-topic", || check_half_packet(9));
     h.check("check", "half-packet-payload", || check_half_packet(15));
     h.check("check", "nothing-there", || {
-        let mut io = MemIo::new();
-        let mut c: C = connected(&mut io, 0)?;
+        let (mut io, mut c) = connected_client()?;
         let before = io.now;
         ensure_eq!(c.wait_msg(&mut io, &mut MemSink::new(), Mode::Check), Ok(None), "check_msg");
         ensure_eq!(io.now, before, "clock moved: check_msg waited");
         Ok(())
     });
     h.check("check", "closed-by-broker", || {
-        let mut io = MemIo::new();
-        let mut c: C = connected(&mut io, 0)?;
+        let (mut io, mut c) = connected_client()?;
         io.closed = true;
         ensure_eq!(c.wait_msg(&mut io, &mut MemSink::new(), Mode::Check), Err(Error::Closed), "check_msg");
         ensure!(!c.is_connected(), "still connected");
@@ -96,6 +95,13 @@ pub fn run(h: &mut Harness) {
     h.check("fuzz", "driver-500-streams", fuzz_driver);
 }
 
+/// A fresh broker side, its clock at 1 s: no check may depend on time starting at 0.
+fn mem_io() -> MemIo {
+    let mut io = MemIo::new();
+    io.now = 1000;
+    io
+}
+
 fn opts(keepalive_s: u16) -> ConnectOptions<'static> {
     ConnectOptions {
         client_id: "qemu",
@@ -108,12 +114,27 @@ fn opts(keepalive_s: u16) -> ConnectOptions<'static> {
     }
 }
 
+/// A client of the usual size, connected without keepalive, and its broker side.
+fn connected_client() -> Result<(MemIo, C), Fail> {
+    let mut io = mem_io();
+    let c = connected(&mut io, 0)?;
+    Ok((io, c))
+}
+
 fn connected<const RX: usize, const TX: usize>(io: &mut MemIo, keepalive_s: u16) -> Result<Client<RX, TX>, Fail> {
     let mut c = Client::new();
     io.push(&[0x20, 0x02, 0x00, 0x00]);
     ensure_eq!(c.connect(io, &opts(keepalive_s)), Ok(false), "connect");
     io.clear_writes();
     Ok(c)
+}
+
+/// The packet id a QoS 1/2 `publish` returned, or why there is none.
+fn publish_id(result: Result<Option<PacketId>, E>) -> Result<PacketId, Fail> {
+    match result {
+        Ok(Some(p)) => Ok(p),
+        other => Err(Fail::new(format_args!("publish: {other:?}, want a packet id"))),
+    }
 }
 
 /// The writes so far must be exactly these packets, one write each.
@@ -144,18 +165,24 @@ fn expect_message(r: Result<Option<Event>, E>) -> Result<Message, Fail> {
     }
 }
 
-fn connect_onenet() -> Check {
-    let mut io = MemIo::new();
-    io.push(vector("connack-ok"));
-    let o = ConnectOptions {
+/// The options whose CONNECT is the `connect-onenet` vector (OneNET's client id and
+/// credentials, keepalive 120 s, clean session), with a time limit of the caller's.
+pub fn onenet_options(timeout_ms: Option<u32>) -> ConnectOptions<'static> {
+    ConnectOptions {
         client_id: "692128707",
         keepalive_s: 120,
         clean_session: true,
         will: None,
         username: Some("406707"),
         password: Some(b"123455"),
-        timeout_ms: Some(5000),
-    };
+        timeout_ms,
+    }
+}
+
+fn connect_onenet() -> Check {
+    let mut io = mem_io();
+    io.push(vector("connack-ok"));
+    let o = onenet_options(Some(5000));
     let mut c = C::new();
     ensure_eq!(c.connect(&mut io, &o), Ok(false), "connect");
     ensure!(c.is_connected(), "not connected after CONNACK 0");
@@ -163,7 +190,7 @@ fn connect_onenet() -> Check {
 }
 
 fn connect_will() -> Check {
-    let mut io = MemIo::new();
+    let mut io = mem_io();
     io.push(vector("connack-ok"));
     let will = Will { topic: "dev/1/status", message: b"offline", qos: QoS::AtLeastOnce, retain: true };
     let o = ConnectOptions { will: Some(will), clean_session: false, ..opts(30) };
@@ -185,7 +212,7 @@ fn connect_will() -> Check {
 }
 
 fn connect_refused() -> Check {
-    let mut io = MemIo::new();
+    let mut io = mem_io();
     io.push(vector("connack-rc5"));
     let mut c = C::new();
     ensure_eq!(c.connect(&mut io, &opts(0)), Err(Error::Refused(5)), "connect");
@@ -195,7 +222,7 @@ fn connect_refused() -> Check {
 }
 
 fn connect_timeout() -> Check {
-    let mut io = MemIo::new();
+    let mut io = mem_io();
     let start = io.now;
     let mut c = C::new();
     ensure_eq!(c.connect(&mut io, &ConnectOptions { timeout_ms: Some(3000), ..opts(0) }), Err(Error::Timeout), "connect");
@@ -206,15 +233,13 @@ fn connect_timeout() -> Check {
 }
 
 fn publish_qos0() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     ensure_eq!(c.publish(&mut io, "app_topic", b"hello", QoS::AtMostOnce, false), Ok(None), "publish");
     writes_are(&io, &[vector("publish-q0")])
 }
 
 fn publish_qos1() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut sink = MemSink::new();
     let p = c.publish(&mut io, "app_topic", b"hello", QoS::AtLeastOnce, true);
     let Ok(Some(p)) = p else { return Err(Fail::new(format_args!("publish: {p:?}"))) };
@@ -230,8 +255,7 @@ fn publish_qos1() -> Check {
 }
 
 fn publish_qos2(one_read: bool) -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut sink = MemSink::new();
     let reads = io.reads;
     let p = c.publish(&mut io, "q2", b"exactly", QoS::ExactlyOnce, false);
@@ -254,12 +278,9 @@ fn publish_qos2(one_read: bool) -> Check {
 }
 
 fn publish_message_during_ack() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut sink = MemSink::new();
-    let Ok(Some(p)) = c.publish(&mut io, "app_topic", b"hello", QoS::AtLeastOnce, false) else {
-        return Err(Fail::new(format_args!("publish failed")));
-    };
+    let p = publish_id(c.publish(&mut io, "app_topic", b"hello", QoS::AtLeastOnce, false))?;
     let sent_publish = {
         let mut b = [0u8; 32];
         let n = io.last_write().map_or(0, |w| w.len());
@@ -286,8 +307,7 @@ fn publish_message_during_ack() -> Check {
 }
 
 fn publish_partial_writes() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     io.max_write = 3;
     ensure_eq!(c.publish(&mut io, "app_topic", b"hello", QoS::AtMostOnce, false), Ok(None), "publish");
     let want = vector("publish-q0");
@@ -303,8 +323,7 @@ fn publish_partial_writes() -> Check {
 }
 
 fn publish_large() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let payload = [0xA5u8; 300];
     // 305 bytes past a 256 B TX buffer: the header, then the payload from where it lies.
     ensure_eq!(c.publish(&mut io, "big", &payload, QoS::AtMostOnce, false), Ok(None), "publish 300 B");
@@ -314,8 +333,7 @@ fn publish_large() -> Check {
 }
 
 fn publish_invalid_topic() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     for topic in ["", "a/+", "#"] {
         let r = c.publish(&mut io, topic, b"x", QoS::AtLeastOnce, false);
         ensure!(matches!(r, Err(Error::InvalidArgument(_))), "publish to {topic:?}: {r:?}");
@@ -329,8 +347,7 @@ fn publish_invalid_topic() -> Check {
 }
 
 fn publish_busy() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut sink = MemSink::new();
     let mut pids = heapless::Vec::<PacketId, MAX_OUTBOUND>::new();
     for _ in 0..MAX_OUTBOUND {
@@ -357,8 +374,7 @@ fn publish_busy() -> Check {
 }
 
 fn subscribe_granted() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut sink = MemSink::new();
     let p = c.subscribe(&mut io, "app_topic", QoS::AtLeastOnce).map_err(|e| Fail::new(format_args!("subscribe: {e:?}")))?;
     let mut want = [0u8; 16];
@@ -372,8 +388,7 @@ fn subscribe_granted() -> Check {
 }
 
 fn subscribe_failure() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut sink = MemSink::new();
     let p = c.subscribe(&mut io, "app_topic", QoS::AtLeastOnce).map_err(|e| Fail::new(format_args!("subscribe: {e:?}")))?;
     let [hi, lo] = p.get().to_be_bytes();
@@ -384,8 +399,7 @@ fn subscribe_failure() -> Check {
 }
 
 fn unsubscribe() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut sink = MemSink::new();
     let p = c.unsubscribe(&mut io, "app_topic").map_err(|e| Fail::new(format_args!("unsubscribe: {e:?}")))?;
     let mut want = [0u8; 15];
@@ -398,8 +412,7 @@ fn unsubscribe() -> Check {
 }
 
 fn ping() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     ensure_eq!(c.ping(&mut io), Ok(()), "ping");
     writes_are(&io, &[vector("pingreq")])?;
     io.push(vector("pingresp"));
@@ -408,8 +421,7 @@ fn ping() -> Check {
 }
 
 fn disconnect() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     ensure_eq!(c.disconnect(&mut io), Ok(()), "disconnect");
     writes_are(&io, &[vector("disconnect")])?;
     ensure!(!c.is_connected(), "connected after disconnect");
@@ -418,8 +430,7 @@ fn disconnect() -> Check {
 }
 
 fn inbound_qos1() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut sink = MemSink::new();
     let mut buf = [0u8; 32];
     io.push(publish_bytes(&mut buf, QoS::AtLeastOnce, 0x0102, false, "in/1", b"data"));
@@ -433,8 +444,7 @@ fn inbound_qos1() -> Check {
 }
 
 fn inbound_qos2_once() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut sink = MemSink::new();
     let mut buf = [0u8; 32];
     let pubrec = [0x50, 0x02, 0x00, 0x07];
@@ -462,8 +472,7 @@ fn inbound_qos2_once() -> Check {
 }
 
 fn inbound_two_in_one_read() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut sink = MemSink::new();
     let reads = io.reads;
     io.push(vector("publish-q0-x2"));
@@ -477,7 +486,7 @@ fn inbound_two_in_one_read() -> Check {
 }
 
 fn inbound_large(chunk: usize) -> Check {
-    let mut io = MemIo::new();
+    let mut io = mem_io();
     let mut c: Client<64, 64> = connected(&mut io, 0)?;
     let mut sink = MemSink::new();
     let mut payload = [0u8; 1500];
@@ -505,8 +514,7 @@ fn inbound_large(chunk: usize) -> Check {
 }
 
 fn inbound_sink_refuses() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut sink = MemSink::new();
     sink.refuse = true;
     let mut buf = [0u8; 32];
@@ -522,8 +530,7 @@ fn inbound_sink_refuses() -> Check {
 }
 
 fn check_half_packet(split: usize) -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut sink = MemSink::new();
     let bytes = vector("publish-q0");
     let now = io.now;
@@ -539,8 +546,7 @@ fn check_half_packet(split: usize) -> Check {
 }
 
 fn malformed(what: &str, bytes: &[u8]) -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut packet = [0u8; 64];
     let input = if what == "rl-bad-5byte" {
         packet[0] = 0x30;
@@ -557,11 +563,8 @@ fn malformed(what: &str, bytes: &[u8]) -> Check {
 }
 
 fn wrong_ack_kind() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
-    let Ok(Some(p)) = c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false) else {
-        return Err(Fail::new(format_args!("publish failed")));
-    };
+    let (mut io, mut c) = connected_client()?;
+    let p = publish_id(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false))?;
     io.push(&ack(0x70, p)); // PUBCOMP for a QoS 1 publish
     let r = c.await_ack(&mut io, &mut MemSink::new(), p);
     ensure!(matches!(r, Err(Error::Protocol(_))), "await: {r:?}");
@@ -570,7 +573,7 @@ fn wrong_ack_kind() -> Check {
 }
 
 fn keepalive_ping() -> Check {
-    let mut io = MemIo::new();
+    let mut io = mem_io();
     let mut c: C = connected(&mut io, 10)?;
     let mut sink = MemSink::new();
     io.now += 4999;
@@ -593,7 +596,7 @@ fn keepalive_ping() -> Check {
 }
 
 fn keepalive_wait_msg() -> Check {
-    let mut io = MemIo::new();
+    let mut io = mem_io();
     let mut c: C = connected(&mut io, 4)?;
     let start = io.now;
     let r = c.wait_msg(&mut io, &mut MemSink::new(), Mode::Wait(None));
@@ -661,12 +664,9 @@ fn session_keepalive_wrap() -> Check {
 
 /// A QoS 2 publish cut after PUBREC: on the kept session, PUBREL again under the same id.
 fn session_resume_qos2() -> Check {
-    let mut io = MemIo::new();
-    let mut c: C = connected(&mut io, 0)?;
+    let (mut io, mut c) = connected_client()?;
     let mut sink = MemSink::new();
-    let Ok(Some(p)) = c.publish(&mut io, "q2", b"once", QoS::ExactlyOnce, false) else {
-        return Err(Fail::new(format_args!("publish failed")));
-    };
+    let p = publish_id(c.publish(&mut io, "q2", b"once", QoS::ExactlyOnce, false))?;
     io.push(&ack(0x50, p));
     ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Ok(Some(Event::Control(0x50))), "PUBREC");
     io.closed = true;
@@ -807,7 +807,7 @@ fn fuzz_driver() -> Check {
     let mut sink = MemSink::new();
     let mut events = 0u32;
     for _ in 0..500 {
-        let mut io = MemIo::new();
+        let mut io = mem_io();
         let mut c: Client<64, 64> = connected(&mut io, (rng.next() % 3) as u16)?;
         let mut stream = [0u8; 600];
         let mut len = 0;

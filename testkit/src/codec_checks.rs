@@ -1,26 +1,32 @@
 //! The codec on the target: every shared vector, a round trip of every packet
 //! type, and the 3.1.1 validation rules.
 
-use crate::harness::{Check, Harness, Hex};
+use crate::check::{Check, Harness, Hex};
 use crate::{ensure, ensure_eq};
 use umqtt_native::codec::{
     self, topic, varint, Connack, Connect, ConnectReturnCode, Error, Filters, Packet, PacketId, Publish, QoS, Suback, SubackCode,
     Subscribe, Subscription, Unsubscribe, Will,
 };
 
+/// One line of the shared seed vectors (`name | meaning | hex`), compiled in by build.rs.
 pub struct Vector {
+    /// The vector's name, e.g. `connack-ok`.
     pub name: &'static str,
+    /// What the bytes are, in words.
     #[allow(dead_code)]
     pub meaning: &'static str,
+    /// The bytes on the wire.
     pub bytes: &'static [u8],
 }
 
 include!(concat!(env!("OUT_DIR"), "/vectors.rs"));
 
+/// The bytes of the vector called `name` (empty when there is none: the check using it fails).
 pub fn vector(name: &str) -> &'static [u8] {
     VECTORS.iter().find(|v| v.name == name).map_or(&[], |v| v.bytes)
 }
 
+/// A packet id the checks spell as a number (0 stops the build: it is no packet id).
 pub const fn pid(n: u16) -> PacketId {
     match PacketId::new(n) {
         Some(p) => p,
@@ -32,8 +38,9 @@ const APP_Q0: &[Subscription<'static>] = &[Subscription { filter: "app_topic", q
 const APP_Q1: &[Subscription<'static>] = &[Subscription { filter: "app_topic", qos: QoS::AtLeastOnce }];
 const APP: &[&str] = &["app_topic"];
 
-/// What each named vector means, as a packet (None: not a single packet).
-fn expected(name: &str) -> Option<Packet<'static>> {
+/// What each named vector means, as a packet (None: not a single packet). The host's
+/// tests/vectors.rs checks the vectors against the same expectations.
+pub fn expected(name: &str) -> Option<Packet<'static>> {
     let connack = |session_present: bool, code: ConnectReturnCode| Some(Packet::Connack(Connack { session_present, code }));
     match name {
         "connect-onenet" => Some(Packet::Connect(Connect {
@@ -62,12 +69,13 @@ fn expected(name: &str) -> Option<Packet<'static>> {
     }
 }
 
-fn hello() -> Packet<'static> {
+/// The `publish-q0` vector's packet: "hello" to `app_topic` at QoS 0.
+pub fn hello() -> Packet<'static> {
     Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false, topic: "app_topic", pid: None, payload: b"hello" })
 }
 
-/// The error each malformed vector must give.
-fn expected_error(name: &str) -> Option<Error> {
+/// The error each malformed vector (`bad-*`) must give (None: not a malformed vector).
+pub fn expected_error(name: &str) -> Option<Error> {
     Some(match name {
         "bad-type0" | "bad-type15" => Error::ReservedPacketType,
         "bad-pubrel" => Error::InvalidHeaderFlags,
@@ -78,7 +86,8 @@ fn expected_error(name: &str) -> Option<Error> {
     })
 }
 
-pub fn run(h: &mut Harness) {
+/// Runs the codec checks: every shared vector, round trips, validation rules.
+pub fn run<W: core::fmt::Write>(h: &mut Harness<W>) {
     for v in VECTORS {
         h.check("vector", v.name, || check_vector(v));
     }
@@ -128,7 +137,7 @@ fn check_vector(v: &Vector) -> Check {
         return Ok(());
     }
     if let Some(value) = v.name.strip_prefix("rl-") {
-        let value: usize = value.parse().map_err(|_| crate::harness::Fail::new(format_args!("vector name has no value")))?;
+        let value: usize = value.parse().map_err(|_| crate::check::Fail::new(format_args!("vector name has no value")))?;
         ensure_eq!(varint::decode(b), Ok(Some((value, b.len()))), "varint::decode");
         for k in 0..b.len() {
             ensure_eq!(varint::decode(&b[..k]), Ok(None), "varint::decode of a prefix");
@@ -158,12 +167,12 @@ fn check_vector(v: &Vector) -> Check {
     Ok(())
 }
 
-fn fail(why: &str) -> crate::harness::Fail {
-    crate::harness::Fail::new(format_args!("{why}"))
+fn fail(why: &str) -> crate::check::Fail {
+    crate::check::Fail::new(format_args!("{why}"))
 }
 
-fn fail_fmt(args: core::fmt::Arguments<'_>) -> crate::harness::Fail {
-    crate::harness::Fail::new(args)
+fn fail_fmt(args: core::fmt::Arguments<'_>) -> crate::check::Fail {
+    crate::check::Fail::new(args)
 }
 
 const SUBS3: &[Subscription<'static>] = &[
