@@ -6,15 +6,13 @@
  * pair as a built-in submodule; `umqtt.robust`, when frozen into the firmware
  * (micropython_port/manifest.py), is found through the module's __path__.
  */
-#include <string.h>
-
 #include "py/runtime.h"
-#include "py/mphal.h"
-#include "py/objexcept.h"
 #include "py/objstr.h"
 #include "py/objtype.h"
 #include "py/stream.h"
 #include "umqtt_glue.h"
+
+#if MICROPY_PY_UMQTT
 
 #define PINGRESP (0xd0)
 
@@ -25,61 +23,12 @@ static umqtt_obj_t *native_self(mp_obj_t self_in) {
     return MP_OBJ_TO_PTR(mp_obj_cast_to_native_base(self_in, MP_OBJ_FROM_PTR(&umqtt_type_MQTTClient)));
 }
 
-MP_DEFINE_EXCEPTION(MQTTException, Exception)
-
 umqtt_client_t *umqtt_glue_client(umqtt_obj_t *self) {
     uintptr_t align = umqtt_client_align();
     return (umqtt_client_t *)(((uintptr_t)self->mem + align - 1) & ~(align - 1));
 }
 
-/******************************************************************************/
-// Errors
-
-static mp_obj_t error_text(umqtt_client_t *client) {
-    size_t len;
-    const char *msg = umqtt_error_message(client, &len);
-    return mp_obj_new_str(msg, len);
-}
-
-static MP_NORETURN void raise_error(umqtt_obj_t *self, int32_t rc) {
-    umqtt_client_t *client = umqtt_glue_client(self);
-    switch (rc) {
-        case UMQTT_ERR_IO:
-            mp_raise_OSError(umqtt_error_detail(client));
-        case UMQTT_ERR_CLOSED:
-            mp_raise_OSError(MP_ECONNRESET);
-        case UMQTT_ERR_TIMEOUT:
-        case UMQTT_ERR_KEEPALIVE:
-            mp_raise_OSError(MP_ETIMEDOUT);
-        case UMQTT_ERR_NOT_CONNECTED:
-            mp_raise_OSError(MP_ENOTCONN);
-        case UMQTT_ERR_BUSY:
-            mp_raise_OSError(MP_EBUSY);
-        case UMQTT_ERR_REFUSED:
-        case UMQTT_ERR_SUBSCRIBE:
-            nlr_raise(mp_obj_new_exception_arg1(&mp_type_MQTTException,
-                MP_OBJ_NEW_SMALL_INT(umqtt_error_detail(client))));
-        case UMQTT_ERR_PROTOCOL:
-            // An OSError, so that umqtt.robust reconnects.
-            nlr_raise(mp_obj_new_exception_arg1(&mp_type_OSError, error_text(client)));
-        case UMQTT_ERR_INVALID_ARG:
-        case UMQTT_ERR_TOO_LARGE:
-            nlr_raise(mp_obj_new_exception_arg1(&mp_type_ValueError, error_text(client)));
-        default:
-            nlr_raise(mp_obj_new_exception_arg1(&mp_type_RuntimeError, error_text(client)));
-    }
-}
-
-// After each engine call: raise what a callback caught, or the engine's error.
-static int32_t finish(umqtt_call_t *call, int32_t rc) {
-    if (call->exc != MP_OBJ_NULL) {
-        nlr_raise(call->exc);
-    }
-    if (rc < 0) {
-        raise_error(call->self, rc);
-    }
-    return rc;
-}
+static const umqtt_bytes_t absent = { .ptr = NULL, .len = 0 };
 
 // The env for a call that talks to the broker through self->sock.
 static umqtt_client_t *begin(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self, umqtt_glue_kind_t kind) {
@@ -91,99 +40,7 @@ static umqtt_client_t *begin(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *
 }
 
 /******************************************************************************/
-// Argument helpers
-
-static umqtt_bytes_t bytes_of(mp_obj_t obj) {
-    mp_buffer_info_t bufinfo;
-    mp_get_buffer_raise(obj, &bufinfo, MP_BUFFER_READ);
-    return (umqtt_bytes_t) { .ptr = bufinfo.buf, .len = bufinfo.len };
-}
-
-static const umqtt_bytes_t absent = { .ptr = NULL, .len = 0 };
-
-static uint8_t qos_arg(mp_obj_t qos) {
-    mp_int_t q = mp_obj_get_int(qos);
-    if (q < 0 || q > 2) {
-        mp_raise_ValueError(MP_ERROR_TEXT("qos must be 0, 1 or 2"));
-    }
-    return (uint8_t)q;
-}
-
-static uint16_t keepalive_arg(mp_obj_t keepalive) {
-    mp_int_t k = mp_obj_get_int(keepalive);
-    if (k < 0 || k > 65535) {
-        mp_raise_ValueError(MP_ERROR_TEXT("keepalive must be 0..65535 seconds"));
-    }
-    return (uint16_t)k;
-}
-
-static int32_t timeout_arg(mp_obj_t timeout) {
-    if (timeout == mp_const_none) {
-        return UMQTT_WAIT_FOREVER;
-    }
-    #if MICROPY_PY_BUILTINS_FLOAT
-    mp_float_t ms = mp_obj_get_float(timeout) * 1000;
-    #else
-    mp_int_t ms = mp_obj_get_int(timeout) * 1000;
-    #endif
-    if (ms < 0 || ms > INT32_MAX) {
-        mp_raise_ValueError(MP_ERROR_TEXT("timeout out of range"));
-    }
-    return (int32_t)ms;
-}
-
-#define CALL_METHOD_MAX_ARGS (3) // setsockopt(level, option, value)
-
-static mp_obj_t call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj_t *args) {
-    mp_obj_t dest[2 + CALL_METHOD_MAX_ARGS];
-    assert(n_args <= CALL_METHOD_MAX_ARGS);
-    mp_load_method(obj, name, dest);
-    for (size_t i = 0; i < n_args; ++i) {
-        dest[2 + i] = args[i];
-    }
-    return mp_call_method_n_kw(n_args, 0, dest);
-}
-
-// The module knows the socket's mode only from what it applied itself (ports
-// have no portable way to ask a socket); see UMQTT_SOCK_* in umqtt_glue.h.
-// A mode already in force is not set again (each call costs the port a system
-// call or two per wait_msg/check_msg).
-static void sock_setblocking(umqtt_obj_t *self, bool blocking) {
-    int32_t mode = blocking ? UMQTT_SOCK_BLOCKING : 0;
-    if (self->sock_mode == mode) {
-        return;
-    }
-    mp_obj_t arg = mp_obj_new_bool(blocking);
-    call_method(self->sock, MP_QSTR_setblocking, 1, &arg);
-    self->sock_mode = mode;
-}
-
-// Puts back the blocking mode an engine call ran without (switched), before an
-// error of that call is raised: a socket the failure closed may refuse, and its
-// error is not the one to report.
-static void blocking_again(umqtt_obj_t *self, bool switched) {
-    if (!switched) {
-        return;
-    }
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        sock_setblocking(self, true);
-        nlr_pop();
-    }
-}
-
-// A TLS stream polls readable as soon as its TCP socket holds bytes, but a
-// blocking read then waits for the whole record, past every bound the engine
-// keeps (keepalive, timeouts). So during an engine call that waits, a blocking
-// TLS socket is read non-blocking (blocking_again() after). A timeout mode
-// bounds reads by itself.
-static bool tls_nonblocking(umqtt_obj_t *self) {
-    if (self->tcp_sock == mp_const_none || self->sock_mode != UMQTT_SOCK_BLOCKING) {
-        return false;
-    }
-    sock_setblocking(self, false);
-    return true;
-}
+// Connections
 
 // The engine drops its connection and a new one begins: a message half
 // received is gone, and acknowledgements owed on the old one are not sent.
@@ -239,7 +96,7 @@ static void deliver(umqtt_obj_t *self, const umqtt_event_t *event) {
         umqtt_call_t call;
         umqtt_env_t env;
         umqtt_glue_env(&call, &env, self, UMQTT_GLUE_OTHER);
-        finish(&call, umqtt_ack(umqtt_glue_client(self), &env, event->packet_id));
+        umqtt_glue_finish(&call, umqtt_ack(umqtt_glue_client(self), &env, event->packet_id));
     }
 }
 
@@ -271,7 +128,7 @@ static void handle_buffered(umqtt_obj_t *self, bool messages_only) {
         umqtt_env_t env;
         umqtt_event_t event;
         umqtt_glue_env(&call, &env, self, UMQTT_GLUE_OTHER);
-        int32_t rc = finish(&call, umqtt_wait_msg(client, &env, UMQTT_WAIT_BUFFERED, &event));
+        int32_t rc = umqtt_glue_finish(&call, umqtt_wait_msg(client, &env, UMQTT_WAIT_BUFFERED, &event));
         if (rc == UMQTT_DONE) {
             return;
         }
@@ -279,118 +136,40 @@ static void handle_buffered(umqtt_obj_t *self, bool messages_only) {
     }
 }
 
-// Waits for the acknowledgement of *ticket, delivering messages meanwhile. The
-// ticket is read each round: a callback that reconnects may renew it (0: lost).
-static void await_ticket(umqtt_obj_t *self, const int32_t *ticket) {
+// Waits for the acknowledgement of ticket, delivering messages meanwhile. A
+// callback may reconnect under it: the engine sent the publish again and
+// keeps its ticket, or (a clean session) forgot it.
+static void await_ticket(umqtt_obj_t *self, int32_t ticket) {
     umqtt_client_t *client = umqtt_glue_client(self);
+    uint16_t connection = self->connection;
     for (;;) {
-        if (*ticket <= 0) {
-            mp_raise_OSError(MP_ENOTCONN);
-        }
         umqtt_call_t call;
         umqtt_env_t env;
         umqtt_event_t event;
         umqtt_glue_env(&call, &env, self, UMQTT_GLUE_OTHER);
-        bool switched = tls_nonblocking(self);
-        int32_t rc = umqtt_await(client, &env, *ticket, &event);
-        blocking_again(self, switched);
+        bool switched = umqtt_glue_tls_nonblocking(self);
+        int32_t rc = umqtt_await(client, &env, ticket, &event);
+        umqtt_glue_blocking_again(self, switched);
+        if (rc == UMQTT_ERR_INVALID_ARG && self->connection != connection) {
+            mp_raise_OSError(MP_ENOTCONN); // forgotten with the session it belonged to
+        }
         nlr_buf_t nlr;
         if (nlr_push(&nlr) == 0) {
-            finish(&call, rc);
+            umqtt_glue_finish(&call, rc);
             if (rc == UMQTT_MESSAGE) {
                 deliver(self, &event);
             }
             nlr_pop();
         } else {
-            // Nobody waits any more; the engine still consumes the acknowledgement.
-            umqtt_abandon(client, *ticket);
+            // Nobody waits any more; the engine still consumes the acknowledgement,
+            // and sends an unfinished publish again after a reconnect.
+            umqtt_abandon(client, ticket);
             nlr_jump(nlr.ret_val);
         }
         if (rc == UMQTT_DONE) {
             handle_buffered(self, true);
             return;
         }
-    }
-}
-
-// Awaits a publish; if the connection broke under it, keeps it for the next
-// connect(clean_session=False). (Not when it failed on a live connection, say
-// a callback raised: the engine still completes it, and a later connect()
-// must not send it again.)
-static void await_publish(umqtt_obj_t *self, umqtt_unfinished_t *pub) {
-    pub->outer = self->publishing;
-    self->publishing = pub;
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        await_ticket(self, &pub->ticket);
-        nlr_pop();
-        self->publishing = pub->outer;
-    } else {
-        self->publishing = pub->outer;
-        if (!umqtt_is_connected(umqtt_glue_client(self))) {
-            self->failed = *pub;
-            self->failed.outer = NULL;
-        }
-        nlr_jump(nlr.ret_val);
-    }
-}
-
-// Sends pub (resume: again under its ticket, as umqtt_resume does) and sets its ticket.
-static void send_publish(umqtt_obj_t *self, umqtt_unfinished_t *pub, bool resume) {
-    umqtt_bytes_t topic = bytes_of(pub->topic);
-    umqtt_bytes_t msg = bytes_of(pub->msg);
-    umqtt_call_t call;
-    umqtt_env_t env;
-    umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    pub->ticket = finish(&call, resume
-        ? umqtt_resume(client, &env, pub->ticket, topic, msg, pub->retain)
-        : umqtt_publish(client, &env, topic, msg, pub->qos, pub->retain));
-}
-
-// After CONNACK: the unfinished publishes (those still awaited further down the
-// stack, and the last one that failed) go out again, under their own packet
-// ids if the broker kept the session (MQTT 3.1.1 4.4: no QoS 2 duplicate), as
-// new messages if it did not. The failed one is awaited here, its caller being
-// gone; publish() then absorbs umqtt.robust's retry of it.
-static void finish_unfinished(umqtt_obj_t *self, bool clean_session) {
-    umqtt_unfinished_t retry = self->failed;
-    self->failed.topic = MP_OBJ_NULL;
-    if (clean_session || retry.done) {
-        retry.topic = MP_OBJ_NULL;
-    }
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        for (int resume = 1; resume >= 0; --resume) {
-            // All resumes first: any other call makes the engine forget the rest.
-            for (umqtt_unfinished_t *p = self->publishing; p != NULL; p = p->outer) {
-                if (clean_session) {
-                    p->ticket = 0;
-                } else if (resume ? p->ticket > 0 : p->ticket == 0) {
-                    send_publish(self, p, resume);
-                }
-            }
-            if (retry.topic != MP_OBJ_NULL && (resume ? retry.ticket > 0 : retry.ticket == 0)) {
-                send_publish(self, &retry, resume);
-            }
-        }
-        nlr_pop();
-    } else {
-        if (retry.topic != MP_OBJ_NULL) {
-            self->failed = retry;
-        }
-        nlr_jump(nlr.ret_val);
-    }
-    if (retry.topic != MP_OBJ_NULL) {
-        await_publish(self, &retry);
-        self->failed = retry;
-        self->failed.done = true;
-    }
-}
-
-// Only the publish() right after connect() may be the retry of the one it finished.
-static void forget_finished(umqtt_obj_t *self) {
-    if (self->failed.done) {
-        self->failed.topic = MP_OBJ_NULL;
     }
 }
 
@@ -435,8 +214,6 @@ static mp_obj_t umqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, 
     self->lw_retain = mp_const_false;
     self->rx_topic = mp_const_none;
     self->rx_buf = NULL;
-    self->publishing = NULL;
-    self->failed.topic = MP_OBJ_NULL;
     self->sock_mode = UMQTT_SOCK_UNKNOWN;
     self->delivering = 0;
     self->connection = 0;
@@ -466,7 +243,7 @@ static mp_obj_t umqtt_client_set_last_will(size_t n_args, const mp_obj_t *pos_ar
     umqtt_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
     mp_arg_val_t args[MP_ARRAY_SIZE(message_args)];
     mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(message_args), message_args, args);
-    qos_arg(args[MSG_ARG_qos].u_obj);
+    umqtt_glue_qos(args[MSG_ARG_qos].u_obj);
     if (!mp_obj_is_true(args[MSG_ARG_topic].u_obj)) {
         mp_raise_ValueError(MP_ERROR_TEXT("topic must not be empty"));
     }
@@ -477,67 +254,6 @@ static mp_obj_t umqtt_client_set_last_will(size_t n_args, const mp_obj_t *pos_ar
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_set_last_will_obj, 3, umqtt_client_set_last_will);
-
-// Opens self->sock as umqtt.simple 1.8 does: socket.socket(), settimeout,
-// getaddrinfo, connect, then ssl=True -> ssl.wrap_socket(sock, **ssl_params)
-// or an SSLContext -> ctx.wrap_socket(sock, server_hostname=server).
-// A packet leaves in one write, or as header + payload past the transmit
-// buffer: Nagle's algorithm would hold that payload (or a QoS 1 publish right
-// after a QoS 0 one) until the broker's delayed ACK. Ports without the option keep the default (IPPROTO_TCP = 6 and
-// TCP_NODELAY = 1 on POSIX and lwIP alike, for ports that name neither).
-static void set_nodelay(mp_obj_t sock) {
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        mp_obj_t args[3] = { MP_OBJ_NEW_SMALL_INT(6), MP_OBJ_NEW_SMALL_INT(1), MP_OBJ_NEW_SMALL_INT(1) };
-        call_method(sock, MP_QSTR_setsockopt, 3, args);
-        nlr_pop();
-    }
-}
-
-static void open_socket(umqtt_obj_t *self, mp_obj_t timeout, int32_t timeout_ms) {
-    mp_obj_t socket_mod = mp_import_name(MP_QSTR_socket, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
-    self->sock = mp_call_function_0(mp_load_attr(socket_mod, MP_QSTR_socket));
-    self->sock_mode = UMQTT_SOCK_UNKNOWN;
-    call_method(self->sock, MP_QSTR_settimeout, 1, &timeout);
-    self->sock_mode = timeout_ms == UMQTT_WAIT_FOREVER ? UMQTT_SOCK_BLOCKING : timeout_ms;
-    mp_obj_t ai = mp_call_function_2(mp_load_attr(socket_mod, MP_QSTR_getaddrinfo), self->server, self->port);
-    mp_obj_t addr = mp_obj_subscr(mp_obj_subscr(ai, MP_OBJ_NEW_SMALL_INT(0), MP_OBJ_SENTINEL),
-        MP_OBJ_NEW_SMALL_INT(-1), MP_OBJ_SENTINEL);
-    call_method(self->sock, MP_QSTR_connect, 1, &addr);
-    set_nodelay(self->sock);
-    self->tcp_sock = self->sock;
-
-    if (self->ssl == mp_const_true) {
-        mp_obj_t ssl_mod = mp_import_name(MP_QSTR_ssl, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
-        if (!mp_obj_is_dict_or_ordereddict(self->ssl_params)) {
-            mp_raise_TypeError(MP_ERROR_TEXT("ssl_params must be a dict"));
-        }
-        mp_map_t *params = mp_obj_dict_get_map(self->ssl_params);
-        size_t n_kw = params->used;
-        mp_obj_t *args = m_new(mp_obj_t, 1 + 2 * n_kw);
-        args[0] = self->sock;
-        size_t k = 1;
-        for (size_t i = 0; i < params->alloc; ++i) {
-            if (mp_map_slot_is_filled(params, i)) {
-                mp_obj_t key = params->table[i].key;
-                args[k++] = mp_obj_is_qstr(key) ? key : mp_obj_str_intern_checked(key);
-                args[k++] = params->table[i].value;
-            }
-        }
-        self->sock = mp_call_function_n_kw(mp_load_attr(ssl_mod, MP_QSTR_wrap_socket), 1, n_kw, args);
-        m_del(mp_obj_t, args, 1 + 2 * n_kw);
-    } else if (mp_obj_is_true(self->ssl)) {
-        mp_obj_t dest[5];
-        mp_load_method(self->ssl, MP_QSTR_wrap_socket, dest);
-        dest[2] = self->sock;
-        dest[3] = MP_OBJ_NEW_QSTR(MP_QSTR_server_hostname);
-        dest[4] = self->server;
-        self->sock = mp_call_method_n_kw(1, 1, dest);
-    }
-    if (self->sock == self->tcp_sock) {
-        self->tcp_sock = mp_const_none;
-    }
-}
 
 static mp_obj_t umqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_clean_session, ARG_timeout };
@@ -550,44 +266,42 @@ static mp_obj_t umqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp
     mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
 
     umqtt_connect_options_t options = {
-        .client_id = bytes_of(self->client_id),
+        .client_id = umqtt_glue_bytes(self->client_id),
         .user = absent,
         .password = absent,
         .will_topic = absent,
         .will_message = absent,
         .clean_session = mp_obj_is_true(args[ARG_clean_session].u_obj),
-        .keepalive_s = keepalive_arg(self->keepalive),
-        .timeout_ms = timeout_arg(args[ARG_timeout].u_obj),
+        .keepalive_s = umqtt_glue_keepalive(self->keepalive),
+        .timeout_ms = umqtt_glue_timeout(args[ARG_timeout].u_obj),
     };
     if (mp_obj_is_true(self->user)) {
-        options.user = bytes_of(self->user);
+        options.user = umqtt_glue_bytes(self->user);
         if (self->pswd != mp_const_none) {
-            options.password = bytes_of(self->pswd);
+            options.password = umqtt_glue_bytes(self->pswd);
         }
     }
     if (mp_obj_is_true(self->lw_topic)) {
-        options.will_topic = bytes_of(self->lw_topic);
-        options.will_message = bytes_of(self->lw_msg);
-        options.will_qos = qos_arg(self->lw_qos);
+        options.will_topic = umqtt_glue_bytes(self->lw_topic);
+        options.will_message = umqtt_glue_bytes(self->lw_msg);
+        options.will_qos = umqtt_glue_qos(self->lw_qos);
         options.will_retain = mp_obj_is_true(self->lw_retain);
     }
 
     umqtt_client_t *client = umqtt_glue_client(self);
     forget_connection(self);
     if (self->sock != mp_const_none) {
-        call_method(self->sock, MP_QSTR_close, 0, NULL);
+        umqtt_glue_call_method(self->sock, MP_QSTR_close, 0, NULL);
     }
-    open_socket(self, args[ARG_timeout].u_obj, options.timeout_ms);
+    umqtt_glue_open_socket(self, args[ARG_timeout].u_obj, options.timeout_ms);
 
     umqtt_call_t call;
     umqtt_env_t env;
     begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    bool switched = tls_nonblocking(self);
+    bool switched = umqtt_glue_tls_nonblocking(self);
     int32_t connected = umqtt_connect(client, &env, &options);
-    blocking_again(self, switched);
-    int32_t session_present = finish(&call, connected);
-    finish_unfinished(self, options.clean_session);
-    return MP_OBJ_NEW_SMALL_INT(session_present);
+    umqtt_glue_blocking_again(self, switched);
+    return MP_OBJ_NEW_SMALL_INT(umqtt_glue_finish(&call, connected));
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_connect_obj, 1, umqtt_client_connect);
 
@@ -595,12 +309,11 @@ static mp_obj_t umqtt_client_disconnect(mp_obj_t self_in) {
     umqtt_obj_t *self = MP_OBJ_TO_PTR(self_in);
     umqtt_call_t call;
     umqtt_env_t env;
-    forget_finished(self);
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
     int32_t rc = umqtt_disconnect(client, &env);
-    call_method(self->sock, MP_QSTR_close, 0, NULL);
+    umqtt_glue_call_method(self->sock, MP_QSTR_close, 0, NULL);
     // Disconnecting a connection that already dropped is not an error.
-    finish(&call, rc == UMQTT_ERR_NOT_CONNECTED ? UMQTT_DONE : rc);
+    umqtt_glue_finish(&call, rc == UMQTT_ERR_NOT_CONNECTED ? UMQTT_DONE : rc);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(umqtt_client_disconnect_obj, umqtt_client_disconnect);
@@ -609,9 +322,8 @@ static mp_obj_t umqtt_client_ping(mp_obj_t self_in) {
     umqtt_obj_t *self = MP_OBJ_TO_PTR(self_in);
     umqtt_call_t call;
     umqtt_env_t env;
-    forget_finished(self);
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    finish(&call, umqtt_ping(client, &env));
+    umqtt_glue_finish(&call, umqtt_ping(client, &env));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(umqtt_client_ping_obj, umqtt_client_ping);
@@ -620,25 +332,24 @@ static mp_obj_t umqtt_client_publish(size_t n_args, const mp_obj_t *pos_args, mp
     umqtt_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
     mp_arg_val_t args[MP_ARRAY_SIZE(message_args)];
     mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(message_args), message_args, args);
-    umqtt_unfinished_t pub = {
-        .topic = args[MSG_ARG_topic].u_obj,
-        .msg = args[MSG_ARG_msg].u_obj,
-        .qos = qos_arg(args[MSG_ARG_qos].u_obj),
+    mp_obj_t topic = args[MSG_ARG_topic].u_obj;
+    mp_obj_t msg = args[MSG_ARG_msg].u_obj;
+    // The objects are the message's handles: the engine keeps them while the
+    // publish is unfinished and sends it again after a reconnect itself.
+    umqtt_message_t message = {
+        .topic = umqtt_glue_bytes(topic),
+        .payload = umqtt_glue_bytes(msg),
+        .qos = umqtt_glue_qos(args[MSG_ARG_qos].u_obj),
         .retain = mp_obj_is_true(args[MSG_ARG_retain].u_obj),
+        .topic_ref = (uintptr_t)topic,
+        .payload_ref = (uintptr_t)msg,
     };
-    if (self->failed.topic != MP_OBJ_NULL && umqtt_is_connected(umqtt_glue_client(self))) {
-        umqtt_unfinished_t *f = &self->failed;
-        bool retried = f->done && f->qos == pub.qos && f->retain == pub.retain
-            && mp_obj_equal(f->topic, pub.topic) && mp_obj_equal(f->msg, pub.msg);
-        f->topic = MP_OBJ_NULL;
-        if (retried) {
-            // connect() already delivered the message whose publish() failed.
-            return mp_const_none;
-        }
-    }
-    send_publish(self, &pub, false);
-    if (pub.ticket > 0) {
-        await_publish(self, &pub);
+    umqtt_call_t call;
+    umqtt_env_t env;
+    umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
+    int32_t ticket = umqtt_glue_finish(&call, umqtt_publish_message(client, &env, &message));
+    if (ticket > 0) {
+        await_ticket(self, ticket);
     }
     return mp_const_none;
 }
@@ -657,28 +368,26 @@ static mp_obj_t umqtt_client_subscribe(size_t n_args, const mp_obj_t *pos_args, 
         // umqtt.simple asserts the same, with the same words.
         mp_raise_msg(&mp_type_AssertionError, MP_ERROR_TEXT("Subscribe callback is not set"));
     }
-    uint8_t qos = qos_arg(args[ARG_qos].u_obj);
-    umqtt_bytes_t topic = bytes_of(args[ARG_topic].u_obj);
+    uint8_t qos = umqtt_glue_qos(args[ARG_qos].u_obj);
+    umqtt_bytes_t topic = umqtt_glue_bytes(args[ARG_topic].u_obj);
 
     umqtt_call_t call;
     umqtt_env_t env;
-    forget_finished(self);
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    int32_t ticket = finish(&call, umqtt_subscribe(client, &env, topic, qos));
-    await_ticket(self, &ticket);
+    int32_t ticket = umqtt_glue_finish(&call, umqtt_subscribe(client, &env, topic, qos));
+    await_ticket(self, ticket);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_subscribe_obj, 2, umqtt_client_subscribe);
 
 static mp_obj_t umqtt_client_unsubscribe(mp_obj_t self_in, mp_obj_t topic_in) {
     umqtt_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    umqtt_bytes_t topic = bytes_of(topic_in);
+    umqtt_bytes_t topic = umqtt_glue_bytes(topic_in);
     umqtt_call_t call;
     umqtt_env_t env;
-    forget_finished(self);
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
-    int32_t ticket = finish(&call, umqtt_unsubscribe(client, &env, topic));
-    await_ticket(self, &ticket);
+    int32_t ticket = umqtt_glue_finish(&call, umqtt_unsubscribe(client, &env, topic));
+    await_ticket(self, ticket);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(umqtt_client_unsubscribe_obj, umqtt_client_unsubscribe);
@@ -691,7 +400,7 @@ static MP_DEFINE_CONST_FUN_OBJ_2(umqtt_client_unsubscribe_obj, umqtt_client_unsu
 // check_msg does) gives None at once.
 static umqtt_glue_kind_t wait_msg_kind(umqtt_obj_t *self, int32_t *timeout_ms) {
     *timeout_ms = UMQTT_WAIT_FOREVER;
-    if (keepalive_arg(self->keepalive) == 0 || self->sock_mode == UMQTT_SOCK_UNKNOWN || self->sock_mode == 0) {
+    if (umqtt_glue_keepalive(self->keepalive) == 0 || self->sock_mode == UMQTT_SOCK_UNKNOWN || self->sock_mode == 0) {
         return UMQTT_GLUE_DIRECT;
     }
     if (self->sock_mode > 0) {
@@ -706,15 +415,14 @@ static mp_obj_t umqtt_client_wait_msg(mp_obj_t self_in) {
     umqtt_env_t env;
     umqtt_event_t event;
     int32_t timeout_ms;
-    forget_finished(self);
     umqtt_glue_kind_t kind = wait_msg_kind(self, &timeout_ms);
     umqtt_client_t *client = begin(&call, &env, self, kind);
-    bool switched = kind == UMQTT_GLUE_OTHER && tls_nonblocking(self);
+    bool switched = kind == UMQTT_GLUE_OTHER && umqtt_glue_tls_nonblocking(self);
     int32_t raw = umqtt_wait_msg(client, &env, timeout_ms, &event);
-    blocking_again(self, switched);
-    int32_t rc = finish(&call, raw);
+    umqtt_glue_blocking_again(self, switched);
+    int32_t rc = umqtt_glue_finish(&call, raw);
     // As umqtt.simple: whatever mode the socket was in, it leaves blocking.
-    sock_setblocking(self, true);
+    umqtt_glue_setblocking(self, true);
     mp_obj_t result = wait_result(self, rc, &event);
     handle_buffered(self, false);
     return result;
@@ -726,18 +434,17 @@ static mp_obj_t umqtt_client_check_msg(mp_obj_t self_in) {
     umqtt_call_t call;
     umqtt_env_t env;
     umqtt_event_t event;
-    forget_finished(self);
     umqtt_client_t *client = begin(&call, &env, self, UMQTT_GLUE_OTHER);
     // A plain socket of known mode is read only once polled readable, so no
     // read can block. Otherwise non-blocking as umqtt.simple makes it: a TLS
     // record may be readable only in part, and a fake socket is read at once.
     bool plain = self->sock_mode != UMQTT_SOCK_UNKNOWN && self->tcp_sock == mp_const_none && call.stream != NULL;
     if (!plain) {
-        sock_setblocking(self, false);
+        umqtt_glue_setblocking(self, false);
     }
     int32_t raw = umqtt_wait_msg(client, &env, 0, &event);
-    blocking_again(self, !plain); // as umqtt.simple leaves it
-    int32_t rc = finish(&call, raw);
+    umqtt_glue_blocking_again(self, !plain); // as umqtt.simple leaves it
+    int32_t rc = umqtt_glue_finish(&call, raw);
     mp_obj_t result = wait_result(self, rc, &event);
     handle_buffered(self, false);
     return result;
@@ -765,7 +472,7 @@ static void connect_as_adopted(umqtt_obj_t *self) {
     umqtt_call_t call;
     umqtt_env_t env;
     umqtt_glue_env(&call, &env, self, UMQTT_GLUE_OTHER);
-    finish(&call, umqtt_adopt(umqtt_glue_client(self), &env, keepalive_arg(self->keepalive)));
+    umqtt_glue_finish(&call, umqtt_adopt(umqtt_glue_client(self), &env, umqtt_glue_keepalive(self->keepalive)));
 }
 
 static void umqtt_client_set_sock(umqtt_obj_t *self, mp_obj_t sock) {
@@ -982,16 +689,10 @@ MP_REGISTER_MODULE(MP_QSTR_umqtt, umqtt_module);
 void umqtt_module_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     (void)self_in;
     if (dest[0] == MP_OBJ_NULL) {
-        static const char prefix[] = "umqtt.";
-        char name[48];
-        size_t len;
-        const char *str = (const char *)qstr_data(attr, &len);
-        if (len > sizeof(name) - (sizeof(prefix) - 1)) {
-            return;
-        }
-        memcpy(name, prefix, sizeof(prefix) - 1);
-        memcpy(name + sizeof(prefix) - 1, str, len);
-        qstr full = qstr_find_strn(name, sizeof(prefix) - 1 + len);
+        // `umqtt.robust` is the one frozen submodule. (Its dotted name is no qstr
+        // the sources can name: the cmake ports take no qstr definitions file.)
+        static const char robust[] = "umqtt.robust";
+        qstr full = attr == MP_QSTR_robust ? qstr_find_strn(robust, sizeof(robust) - 1) : MP_QSTRnull;
         if (full != MP_QSTRnull) {
             mp_map_elem_t *elem = mp_map_lookup(&MP_STATE_VM(mp_loaded_modules_dict).map,
                 MP_OBJ_NEW_QSTR(full), MP_MAP_LOOKUP);
@@ -1012,3 +713,5 @@ void umqtt_module_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     }
 }
 MP_REGISTER_MODULE_DELEGATION(umqtt_module, umqtt_module_attr);
+
+#endif // MICROPY_PY_UMQTT

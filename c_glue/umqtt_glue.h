@@ -1,8 +1,12 @@
 /*
  * umqtt_glue.h - private header of the MicroPython shims around the umqtt C ABI.
  *
- * modumqtt.c holds the Python-facing module and class; umqtt_io.c the
- * umqtt_env_t callbacks that move bytes between the Rust engine and a socket.
+ * One concern a file: modumqtt.c the Python-facing module and class;
+ * umqtt_io.c the umqtt_env_t callbacks that move bytes between the Rust
+ * engine and a stream and wait on it; umqtt_socket.c opening the socket and
+ * the blocking mode the module keeps; umqtt_errors.c engine codes as Python
+ * exceptions; umqtt_args.c argument conversion. Protocol rules are the
+ * engine's: these files pass calls and results.
  */
 #ifndef UMQTT_GLUE_H
 #define UMQTT_GLUE_H
@@ -10,6 +14,11 @@
 #include "py/obj.h"
 #include "py/stream.h"
 #include "umqtt_native.h"
+
+// The module is built in unless a port's config says otherwise.
+#ifndef MICROPY_PY_UMQTT
+#define MICROPY_PY_UMQTT (1)
+#endif
 
 // Where sockets have file descriptors, poll() on one replaces the MP_STREAM_POLL
 // loop of other ports (a shortcut only: every stream is waited on without it).
@@ -21,25 +30,14 @@
 #endif
 #endif
 
-// A QoS 1/2 publish not acknowledged yet: what connect() sends again (same
-// packet id) when the broker resumes the session, or afresh when it does not.
-typedef struct _umqtt_unfinished_t {
-    mp_obj_t topic; // MP_OBJ_NULL: no such publish
-    mp_obj_t msg;
-    int32_t ticket; // the engine's; 0: none there (it never left whole)
-    uint8_t qos;
-    bool retain;
-    bool done; // connect() completed it after its publish() had failed
-    struct _umqtt_unfinished_t *outer; // the publish() further down the C stack
-} umqtt_unfinished_t;
-
 // What the module knows of its socket's mode (settimeout/setblocking it applied).
 #define UMQTT_SOCK_UNKNOWN (-2)  // handed to the script since: it may have changed it
 #define UMQTT_SOCK_BLOCKING (-1) // 0: non-blocking; > 0: a timeout of that many ms
 
 // An MQTTClient. Everything the engine touches between calls is in here, so
-// the GC sees it: the engine's own state lives in mem[], and the message being
-// received (whose payload may arrive over several check_msg calls) is rx_*.
+// the GC sees it: the engine's own state lives in mem[] (the topic and message
+// objects of unfinished publishes among it, as their handles), and the message
+// being received (whose payload may arrive over several check_msg calls) is rx_*.
 typedef struct _umqtt_obj_t {
     mp_obj_base_t base;
     // umqtt.simple's instance attributes, kept as the objects the user gave.
@@ -65,11 +63,6 @@ typedef struct _umqtt_obj_t {
     mp_obj_t rx_topic;
     byte *rx_buf;
     size_t rx_len;
-    // The publish() calls awaiting acknowledgement, innermost first (on the C
-    // stack: a callback may publish while an outer publish waits).
-    umqtt_unfinished_t *publishing;
-    // The last publish() that failed with the connection: connect() finishes it.
-    umqtt_unfinished_t failed;
     // The socket's mode as the module left it: UMQTT_SOCK_* or a timeout in ms.
     int32_t sock_mode;
     // Callbacks running (nested): buffered packets are handled once none is.
@@ -117,5 +110,23 @@ const mp_stream_p_t *umqtt_glue_stream(mp_obj_t obj);
 // MP_STREAM_POLL on the call's socket for the flags in want: the flags that
 // are ready (error and hang-up included), or a UMQTT_IO_* code.
 intptr_t umqtt_glue_poll(umqtt_call_t *call, mp_uint_t want);
+
+// umqtt_socket.c: the socket connect() opens, and the mode the module keeps it in.
+void umqtt_glue_open_socket(umqtt_obj_t *self, mp_obj_t timeout, int32_t timeout_ms);
+void umqtt_glue_setblocking(umqtt_obj_t *self, bool blocking);
+bool umqtt_glue_tls_nonblocking(umqtt_obj_t *self);
+void umqtt_glue_blocking_again(umqtt_obj_t *self, bool switched);
+mp_obj_t umqtt_glue_call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj_t *args);
+
+// umqtt_errors.c: after each engine call, raise what a callback caught or the engine's error.
+extern const mp_obj_type_t mp_type_MQTTException;
+int32_t umqtt_glue_finish(umqtt_call_t *call, int32_t rc);
+MP_NORETURN void umqtt_glue_raise(umqtt_obj_t *self, int32_t rc);
+
+// umqtt_args.c: Python arguments as the engine takes them (ValueError when out of range).
+umqtt_bytes_t umqtt_glue_bytes(mp_obj_t obj);
+uint8_t umqtt_glue_qos(mp_obj_t qos);
+uint16_t umqtt_glue_keepalive(mp_obj_t keepalive);
+int32_t umqtt_glue_timeout(mp_obj_t timeout);
 
 #endif // UMQTT_GLUE_H

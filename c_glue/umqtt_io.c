@@ -24,6 +24,8 @@
 #include "py/stream.h"
 #include "umqtt_glue.h"
 
+#if MICROPY_PY_UMQTT
+
 #if UMQTT_GLUE_POSIX
 #include <errno.h>
 #include <poll.h>
@@ -318,6 +320,23 @@ static uint8_t *env_sink(void *ctx, const uint8_t *topic, size_t topic_len, size
 }
 
 /******************************************************************************/
+// Unfinished publishes
+
+// The bytes of an unfinished publish's topic and message objects (the handles
+// publish() gave the engine), which it sends again after a reconnect.
+static int32_t env_message(void *ctx, uintptr_t topic_ref, uintptr_t payload_ref,
+    umqtt_bytes_t *topic, umqtt_bytes_t *payload) {
+    (void)ctx;
+    mp_buffer_info_t t, p;
+    if (!mp_get_buffer((mp_obj_t)topic_ref, &t, MP_BUFFER_READ) || !mp_get_buffer((mp_obj_t)payload_ref, &p, MP_BUFFER_READ)) {
+        return 0;
+    }
+    *topic = (umqtt_bytes_t) { .ptr = t.buf, .len = t.len };
+    *payload = (umqtt_bytes_t) { .ptr = p.buf, .len = p.len };
+    return 1;
+}
+
+/******************************************************************************/
 // Environments
 
 void umqtt_glue_env(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self, umqtt_glue_kind_t kind) {
@@ -335,4 +354,7 @@ void umqtt_glue_env(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self, umq
     env->wait = env_wait;
     env->now_ms = env_now_ms;
     env->sink = env_sink;
+    env->message = env_message;
 }
+
+#endif // MICROPY_PY_UMQTT

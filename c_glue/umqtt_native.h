@@ -27,6 +27,11 @@
 extern "C" {
 #endif
 
+/* The version of this ABI. A change that breaks a caller built against an
+ * earlier header (a signature, a struct layout, a code's meaning) bumps it;
+ * umqtt_abi_version() tells what the linked engine implements. */
+#define UMQTT_ABI_VERSION (2)
+
 /* Opaque client state. */
 typedef struct umqtt_client umqtt_client_t;
 
@@ -64,6 +69,18 @@ typedef uint32_t (*umqtt_clock_fn)(void *ctx);
 typedef uint8_t *(*umqtt_sink_fn)(void *ctx, const uint8_t *topic, size_t topic_len,
     size_t payload_len);
 
+/* A borrowed byte string. ptr == NULL means "absent" (no user, no will...). */
+typedef struct umqtt_bytes {
+    const uint8_t *ptr;
+    size_t len;
+} umqtt_bytes_t;
+
+/* The bytes behind the handles a message was published with (see
+ * umqtt_message_t): set *topic and *payload and return 1, or return 0 when
+ * they are gone (the engine then forgets that publish). May be NULL. */
+typedef int32_t (*umqtt_message_fn)(void *ctx, uintptr_t topic_ref, uintptr_t payload_ref,
+    umqtt_bytes_t *topic, umqtt_bytes_t *payload);
+
 /* Everything a call needs from its surroundings, passed to each call. */
 typedef struct umqtt_env {
     void *ctx; /* handed to every callback below */
@@ -72,6 +89,7 @@ typedef struct umqtt_env {
     umqtt_wait_fn wait;
     umqtt_clock_fn now_ms;
     umqtt_sink_fn sink;
+    umqtt_message_fn message;
 } umqtt_env_t;
 
 /* ---- results ---------------------------------------------------------- */
@@ -80,6 +98,8 @@ typedef struct umqtt_env {
 #define UMQTT_DONE (0)    /* await: the operation completed; wait_msg: nothing delivered */
 #define UMQTT_MESSAGE (1) /* a message went to the sink; see the event; call again */
 #define UMQTT_PACKET (2)  /* wait_msg: a packet other than PUBLISH was handled */
+#define UMQTT_CONNECTED (3) /* umqtt_step_event: CONNACK accepted (see event.session_present) */
+#define UMQTT_PENDING (4) /* umqtt_step_status: still awaiting acknowledgement */
 
 /* Errors (negative). umqtt_error_detail() and umqtt_error_message() tell more. */
 #define UMQTT_ERR_IO (-1)           /* transport error; detail: errno */
@@ -94,6 +114,7 @@ typedef struct umqtt_env {
 #define UMQTT_ERR_BUSY (-10)        /* too many operations awaiting acknowledgement */
 #define UMQTT_ERR_CALLBACK (-11)    /* a callback returned UMQTT_IO_EXCEPTION / NULL */
 #define UMQTT_ERR_KEEPALIVE (-12)   /* the broker fell silent past the keepalive window */
+#define UMQTT_ERR_WOULD_BLOCK (-13) /* step calls: write the queued output first */
 
 /* What umqtt_await / umqtt_wait_msg handled. */
 typedef struct umqtt_event {
@@ -103,15 +124,25 @@ typedef struct umqtt_event {
     uint8_t dup;         /* MESSAGE: dup flag */
     uint16_t packet_id;  /* MESSAGE: packet id (0 at QoS 0) */
     uint8_t granted_qos; /* await of a subscribe: the QoS the broker granted */
-    uint8_t reserved;
+    uint8_t session_present; /* CONNECTED: the broker kept the session */
     size_t payload_len;  /* MESSAGE: bytes written to the sink's buffer */
 } umqtt_event_t;
 
-/* A borrowed byte string. ptr == NULL means "absent" (no user, no will...). */
-typedef struct umqtt_bytes {
-    const uint8_t *ptr;
-    size_t len;
-} umqtt_bytes_t;
+/* An outgoing message. topic_ref and payload_ref are the caller's handles on
+ * its topic and payload (MicroPython: the objects), kept by the engine while
+ * a QoS 1/2 publish is unfinished, so that it can send it again after a
+ * reconnect (env->message gives the bytes back); 0 and 0: no handles (the
+ * publish is then resumed only by umqtt_resume). The engine's memory holds
+ * them, so a garbage collector that scans the client sees them. */
+typedef struct umqtt_message {
+    umqtt_bytes_t topic;
+    umqtt_bytes_t payload;
+    uint8_t qos;
+    uint8_t retain;
+    uint8_t reserved[2];
+    uintptr_t topic_ref;
+    uintptr_t payload_ref;
+} umqtt_message_t;
 
 typedef struct umqtt_connect_options {
     umqtt_bytes_t client_id;
@@ -141,13 +172,18 @@ typedef struct umqtt_connect_options {
 
 /* ---- calls ------------------------------------------------------------ */
 
+int32_t umqtt_abi_version(void);
 size_t umqtt_client_size(void);
 size_t umqtt_client_align(void);
 /* Set up a client in mem (mem_size bytes, aligned). UMQTT_DONE or
  * UMQTT_ERR_INVALID_ARG when mem is too small or misaligned. */
 int32_t umqtt_client_init(umqtt_client_t *client, size_t mem_size);
 
-/* Send CONNECT, wait for CONNACK. Returns the session-present flag (0 or 1). */
+/* Send CONNECT, wait for CONNACK. Returns the session-present flag (0 or 1).
+ * Then, with env->message set, every unfinished QoS 1/2 publish of an earlier
+ * connection that carried handles goes out again, as MQTT 3.1.1 4.4 asks: on a
+ * kept session under its packet id (PUBLISH with DUP=1, or PUBREL once PUBREC
+ * came), on a new one as a new message. Its ticket stays valid for umqtt_await. */
 int32_t umqtt_connect(umqtt_client_t *client, const umqtt_env_t *env,
     const umqtt_connect_options_t *options);
 /* Take over a connection whose CONNECT and CONNACK happened elsewhere
@@ -159,17 +195,14 @@ int32_t umqtt_adopt(umqtt_client_t *client, const umqtt_env_t *env, uint16_t kee
  * larger one as its header, then the payload straight from payload.ptr. */
 int32_t umqtt_publish(umqtt_client_t *client, const umqtt_env_t *env, umqtt_bytes_t topic,
     umqtt_bytes_t payload, uint8_t qos, uint8_t retain);
-/* After umqtt_connect returned 1 (clean_session == 0 and the broker kept the
- * session), take up the unfinished QoS 1/2 publish `ticket` of an earlier
- * connection under the same packet id, as MQTT 3.1.1 4.4 asks: PUBLISH again
- * with DUP=1 while unacknowledged, PUBREL once PUBREC came, nothing if it has
- * completed. topic, payload and retain must be the original ones. Returns the
- * ticket (await it as before), or 0 when there is no such publish (it never
- * left whole, or the session is new): publish it again. Unfinished publishes
- * not resumed before the next QoS 1/2 publish, subscribe or unsubscribe are
- * forgotten (until then nothing can await or complete them). */
-int32_t umqtt_resume(umqtt_client_t *client, const umqtt_env_t *env, int32_t ticket,
-    umqtt_bytes_t topic, umqtt_bytes_t payload, uint8_t retain);
+/* umqtt_publish with handles on the message (see umqtt_message_t). The first
+ * QoS 1/2 publish after umqtt_connect whose topic, payload, qos and retain are
+ * those of an unfinished publish whose caller gave up (umqtt_abandon: its
+ * call failed with the connection, and umqtt_connect sent it again) sends
+ * nothing and returns that publish's ticket: a retry (umqtt.robust's) is
+ * awaited instead of delivered twice. */
+int32_t umqtt_publish_message(umqtt_client_t *client, const umqtt_env_t *env,
+    const umqtt_message_t *message);
 /* Send SUBSCRIBE for one filter. Returns a ticket for umqtt_await. */
 int32_t umqtt_subscribe(umqtt_client_t *client, const umqtt_env_t *env, umqtt_bytes_t filter,
     uint8_t qos);
@@ -213,6 +246,60 @@ void umqtt_reset(umqtt_client_t *client);
 int32_t umqtt_is_connected(const umqtt_client_t *client);
 /* The last packet id used (umqtt.simple's `pid`). */
 uint16_t umqtt_last_packet_id(const umqtt_client_t *client);
+
+/* ---- step calls: the engine without blocking --------------------------- *
+ *
+ * The same engine for an event loop (asyncio): nothing here reads, writes or
+ * waits. Operations queue their packets; the caller writes what
+ * umqtt_step_output gives, reads into what umqtt_step_input gives, handles
+ * input with umqtt_step_event, and calls umqtt_step_tick by the deadline it
+ * returns. The env's read/write/wait/now_ms are not used (NULL will do); its
+ * sink receives messages, its message callback gives back resent bytes. A
+ * large payload is not copied: it stays the caller's and must stay valid and
+ * unchanged until umqtt_step_output has given all of it. After an error the
+ * caller closes the transport and calls umqtt_reset. */
+
+/* Queue CONNECT at now_ms. UMQTT_CONNECTED from umqtt_step_event follows; a
+ * CONNACK later than options->timeout_ms (or 1.5 keepalive) fails the tick. */
+int32_t umqtt_step_connect(umqtt_client_t *client, const umqtt_connect_options_t *options,
+    uint32_t now_ms);
+/* After UMQTT_CONNECTED: queue the next unfinished publish of an earlier
+ * connection (see umqtt_connect). Returns its ticket, 0 when none is left. */
+int32_t umqtt_step_resend(umqtt_client_t *client, const umqtt_env_t *env);
+/* Queue a PUBLISH: 0 at QoS 0, else a ticket (umqtt_step_status). Packets of
+ * small messages queue behind each other (several publishes in flight);
+ * UMQTT_ERR_WOULD_BLOCK: the queue holds a large payload, write it first. */
+int32_t umqtt_step_publish(umqtt_client_t *client, const umqtt_env_t *env,
+    const umqtt_message_t *message);
+/* Queue SUBSCRIBE / UNSUBSCRIBE for one filter; returns a ticket. */
+int32_t umqtt_step_subscribe(umqtt_client_t *client, umqtt_bytes_t filter, uint8_t qos);
+int32_t umqtt_step_unsubscribe(umqtt_client_t *client, umqtt_bytes_t filter);
+/* Queue PINGREQ / DISCONNECT (write it, then close and umqtt_reset). */
+int32_t umqtt_step_ping(umqtt_client_t *client, uint32_t now_ms);
+int32_t umqtt_step_disconnect(umqtt_client_t *client);
+/* Queue the PUBACK/PUBREC owed for a delivered message (see umqtt_ack). */
+int32_t umqtt_step_ack(umqtt_client_t *client, uint16_t packet_id);
+/* The next piece of output: 1 with *data and *len set, 0 when nothing waits. */
+int32_t umqtt_step_output(umqtt_client_t *client, const uint8_t **data, size_t *len);
+/* n bytes of the piece umqtt_step_output gave were written at now_ms. */
+void umqtt_step_written(umqtt_client_t *client, size_t n, uint32_t now_ms);
+/* Where the next read goes (*buf, *len > 0): the receive buffer, or straight
+ * the payload buffer the sink gave for the message being received. */
+int32_t umqtt_step_input(umqtt_client_t *client, uint8_t **buf, size_t *len);
+/* n > 0 bytes were read into it (a closed transport is the caller's error). */
+void umqtt_step_received(umqtt_client_t *client, size_t n);
+/* Handle the next whole packet in the input: UMQTT_DONE (none; read more, or
+ * write the output first), UMQTT_MESSAGE (in the sink's buffer; acknowledge
+ * with umqtt_step_ack once handled), UMQTT_PACKET, UMQTT_CONNECTED, or an
+ * error. Replies (PUBREL, PUBCOMP...) are queued. */
+int32_t umqtt_step_event(umqtt_client_t *client, const umqtt_env_t *env, umqtt_event_t *event);
+/* Where ticket stands: UMQTT_PENDING, UMQTT_DONE (event->granted_qos for a
+ * subscribe; the ticket is then forgotten), or an error (SUBACK failure...). */
+int32_t umqtt_step_status(umqtt_client_t *client, int32_t ticket, umqtt_event_t *event);
+/* Keepalive and the connect timeout at now_ms (PINGREQ is queued when due):
+ * the ms until the next call is needed, UMQTT_WAIT_FOREVER for none, or an
+ * error (UMQTT_ERR_KEEPALIVE, UMQTT_ERR_TIMEOUT). */
+int32_t umqtt_step_tick(umqtt_client_t *client, uint32_t now_ms);
 
 /* About the last error: a number (errno, CONNACK code, SUBACK code) and a
  * static text of *len bytes (not NUL-terminated), e.g. which argument was bad. */

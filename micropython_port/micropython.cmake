@@ -67,6 +67,9 @@ add_library(usermod_umqtt INTERFACE)
 target_sources(usermod_umqtt INTERFACE
     ${UMQTT_C_DIR}/modumqtt.c
     ${UMQTT_C_DIR}/umqtt_io.c
+    ${UMQTT_C_DIR}/umqtt_socket.c
+    ${UMQTT_C_DIR}/umqtt_errors.c
+    ${UMQTT_C_DIR}/umqtt_args.c
 )
 target_include_directories(usermod_umqtt INTERFACE ${UMQTT_C_DIR})
 # `umqtt.simple` is a built-in submodule; `umqtt.robust` (frozen, see

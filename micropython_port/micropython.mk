@@ -13,7 +13,8 @@ UMQTT_C_DIR := $(USERMOD_DIR)/../c_glue
 UMQTT_ROOT := $(abspath $(USERMOD_DIR)/..)
 UMQTT_OBJ_DIR := $(BUILD)/$(notdir $(USERMOD_DIR))/../c_glue
 
-SRC_USERMOD_C += $(UMQTT_C_DIR)/modumqtt.c $(UMQTT_C_DIR)/umqtt_io.c
+UMQTT_C_FILES := modumqtt.c umqtt_io.c umqtt_socket.c umqtt_errors.c umqtt_args.c
+SRC_USERMOD_C += $(addprefix $(UMQTT_C_DIR)/,$(UMQTT_C_FILES))
 CFLAGS_USERMOD += -I$(UMQTT_C_DIR)
 # `umqtt.simple` is a built-in submodule; `umqtt.robust` (frozen) is stored on
 # the built-in `umqtt` through module attribute delegation.
@@ -27,7 +28,7 @@ CARGO ?= cargo
 
 # Ports that list LDFLAGS before the objects (qemu, stm32...) would scan the
 # archive before anything needs it: -u makes the linker pull the engine in.
-UMQTT_SYMBOLS := client_size client_align client_init connect adopt publish resume subscribe unsubscribe \
+UMQTT_SYMBOLS := client_size client_align client_init connect adopt publish_message subscribe unsubscribe \
 	await abandon ping wait_msg ack buffered_packet disconnect reset is_connected last_packet_id error_detail error_message
 LDFLAGS_USERMOD += $(foreach s,$(UMQTT_SYMBOLS),-u umqtt_$(s)) $(UMQTT_LIB)
 
@@ -52,4 +53,4 @@ $(UMQTT_LIB): FORCE
 
 # The link rule belongs to the port; depending on the shims' objects makes
 # cargo run before it and a changed library relink.
-$(UMQTT_OBJ_DIR)/modumqtt.o $(UMQTT_OBJ_DIR)/umqtt_io.o: $(UMQTT_LIB)
+$(addprefix $(UMQTT_OBJ_DIR)/,$(UMQTT_C_FILES:.c=.o)): $(UMQTT_LIB)

@@ -1,7 +1,8 @@
 //! umqtt-native: an MQTT 3.1.1 client engine for microcontrollers.
 //!
-//! Layers, each its own module: [`codec`] (wire format), [`session`] (the sans-IO
-//! protocol state), [`driver`] (a blocking client over `embedded-io`), and
+//! Layers, each its own module: [`codec`] (wire format), [`session`] (the protocol state),
+//! [`connection`] (one connection as a sans-IO state machine), [`driver`] (a blocking client
+//! over `embedded-io`, a loop over a connection), and
 //! [`ffi`] (the C ABI declared in `c_glue/umqtt_native.h`).
 #![no_std]
 
@@ -9,6 +10,7 @@
 extern crate std;
 
 pub mod codec;
+pub mod connection;
 pub mod driver;
 pub mod ffi;
 #[cfg(feature = "std")]

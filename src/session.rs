@@ -34,21 +34,62 @@ impl Pending {
     }
 }
 
+/// The caller's handles on an outgoing message (opaque here: e.g. the MicroPython objects of its
+/// topic and payload), kept so that an unfinished publish can be sent again after a reconnect
+/// without the engine holding a copy of its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageRef {
+    pub topic: usize,
+    pub payload: usize,
+    pub qos: QoS,
+    pub retain: bool,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Outbound {
+    /// What the caller awaits it by: the packet id it was first sent under (a publish sent again
+    /// as a new message on a new session gets a new `pid`, its ticket stays).
+    ticket: PacketId,
     pid: PacketId,
     state: Pending,
+    /// A publish whose caller gave handles on it: the engine sends it again itself.
+    message: Option<MessageRef>,
     /// Nobody waits for it any more; drop it when it completes.
     abandoned: bool,
     /// An unfinished publish of an earlier connection, not yet sent again on this one.
     unsent: bool,
 }
 
+/// A packet the session did not expect from the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unexpected {
+    /// CONNACK on a connection already open.
+    Connack,
+    /// A packet only a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT).
+    ClientPacket,
+    /// A SUBACK whose return code count differs from the one filter sent.
+    SubackCount,
+    /// A PUBLISH given to [`Session::on_control`] (the caller's mistake).
+    Publish,
+}
+
+impl Unexpected {
+    /// A short English text for error messages.
+    pub const fn message(self) -> &'static str {
+        match self {
+            Unexpected::Connack => "CONNACK on an open connection",
+            Unexpected::ClientPacket => "packet a broker never sends to a client",
+            Unexpected::SubackCount => "SUBACK with a return code count other than the filters sent",
+            Unexpected::Publish => "PUBLISH handed to on_control",
+        }
+    }
+}
+
 /// Something the session refuses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionError {
     /// A packet a broker must not send to a client, or one out of turn.
-    Unexpected(&'static str),
+    Unexpected(Unexpected),
     /// An acknowledgement of the wrong kind for an operation in flight.
     WrongAck,
     /// Too many operations await acknowledgement.
@@ -56,13 +97,26 @@ pub enum SessionError {
 }
 
 impl SessionError {
+    /// A short English text for error messages.
     pub const fn message(self) -> &'static str {
         match self {
-            SessionError::Unexpected(m) => m,
+            SessionError::Unexpected(u) => u.message(),
             SessionError::WrongAck => "acknowledgement of the wrong kind for a packet id in flight",
             SessionError::Busy => "too many operations awaiting acknowledgement",
         }
     }
+}
+
+/// An unfinished publish of an earlier connection, to be sent again ([`Session::next_unsent_message`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unsent {
+    /// What its caller awaits it by.
+    pub ticket: PacketId,
+    /// The packet id it last went out under.
+    pub pid: PacketId,
+    pub message: MessageRef,
+    /// What it awaits: PUBLISH again while PUBACK/PUBREC is, PUBREL while PUBCOMP is.
+    pub state: Pending,
 }
 
 /// What to do with an inbound PUBLISH.
@@ -115,6 +169,8 @@ pub enum Keepalive {
 #[derive(Debug)]
 pub struct Session {
     connected: bool,
+    /// The last CONNACK said the broker kept the session.
+    resumed: bool,
     keepalive_ms: u32,
     last_tx: u32,
     ping_sent_at: Option<u32>,
@@ -134,6 +190,7 @@ impl Session {
     pub const fn new() -> Self {
         Session {
             connected: false,
+            resumed: false,
             keepalive_ms: 0,
             last_tx: 0,
             ping_sent_at: None,
@@ -152,6 +209,12 @@ impl Session {
         self.last_pid
     }
 
+    /// The last CONNACK said the broker kept the session (unfinished publishes resume under
+    /// their packet ids).
+    pub fn resume_kept(&self) -> bool {
+        self.resumed
+    }
+
     /// A CONNECT is about to be sent. A clean session forgets every operation of an
     /// earlier connection; otherwise its unfinished publishes wait for [`Session::resume`].
     pub fn begin_connect(&mut self, keepalive_s: u16, clean_session: bool, now: u32) {
@@ -159,6 +222,7 @@ impl Session {
         self.keepalive_ms = u32::from(keepalive_s) * 1000;
         if clean_session {
             self.outbound.clear();
+            self.forget_stale_handles();
         }
         self.ping_sent_at = None;
         self.last_tx = now;
@@ -168,9 +232,11 @@ impl Session {
     /// resumed: unfinished publishes and QoS 2 receive state are dropped.
     pub fn on_connack(&mut self, code: ConnectReturnCode, session_present: bool) {
         self.connected = code == ConnectReturnCode::Accepted;
+        self.resumed = session_present;
         if !session_present {
             self.inbound_qos2.clear();
-            self.drop_unsent();
+            // Those with handles go out again as new messages (the caller sends them).
+            self.drop_unsent_without_message();
         }
     }
 
@@ -183,6 +249,7 @@ impl Session {
         // Acknowledgements owed on this connection: the broker delivers those messages again.
         self.owed.clear();
         self.outbound.retain(|o| o.state.is_unfinished_publish() || (matches!(o.state, Pending::Done(_)) && !o.abandoned));
+        self.forget_stale_handles();
         for o in self.outbound.iter_mut() {
             o.unsent = o.state.is_unfinished_publish();
         }
@@ -199,9 +266,50 @@ impl Session {
         Some(o.state)
     }
 
+    /// The next unfinished publish of an earlier connection that the session sends again itself
+    /// (one tracked with a [`MessageRef`]): its ticket, packet id, handles and what it awaits.
+    pub fn next_unsent_message(&self) -> Option<Unsent> {
+        self.outbound.iter().find(|o| o.unsent).and_then(|o| {
+            Some(Unsent { ticket: o.ticket, pid: o.pid, message: o.message?, state: o.state })
+        })
+    }
+
+    /// The unfinished publish `ticket` goes out again: under its own packet id on a resumed
+    /// session (`renewed` None), or as a new message under `renewed` on a new one.
+    pub fn resent(&mut self, ticket: PacketId, renewed: Option<PacketId>) {
+        if let Some(o) = self.outbound.iter_mut().find(|o| o.ticket == ticket) {
+            o.unsent = false;
+            if let (Some(pid), Some(m)) = (renewed, o.message) {
+                o.pid = pid;
+                o.state = first_ack(m.qos).unwrap_or(Pending::Done(0));
+            }
+        }
+    }
+
+    /// A publish the caller gave up on (its call failed) whose message is `message`, still
+    /// unfinished: its ticket, so that a retry of the same message awaits it instead of sending
+    /// it twice. The caller compares the bytes behind the handles.
+    pub fn abandoned_messages(&self) -> impl Iterator<Item = (PacketId, MessageRef)> + '_ {
+        self.outbound.iter().filter(|o| o.abandoned && !o.unsent).filter_map(|o| Some((o.ticket, o.message?)))
+    }
+
+    /// Someone waits for `ticket` again (a retry of a publish whose caller gave up).
+    pub fn adopt(&mut self, ticket: PacketId) {
+        if let Some(o) = self.outbound.iter_mut().find(|o| o.ticket == ticket) {
+            o.abandoned = false;
+        }
+    }
+
     /// Forgets the unfinished publishes nobody resumed.
     fn drop_unsent(&mut self) {
         self.outbound.retain(|o| !o.unsent);
+        self.forget_stale_handles();
+    }
+
+    /// Forgets the unfinished publishes nobody can send again (no handles on their message).
+    fn drop_unsent_without_message(&mut self) {
+        self.outbound.retain(|o| !o.unsent || o.message.is_some());
+        self.forget_stale_handles();
     }
 
     /// A packet id that is not 0 and not in flight. A new operation ends the resuming:
@@ -212,11 +320,16 @@ impl Session {
         if self.outbound.is_full() {
             return Err(SessionError::Busy);
         }
+        Ok(self.free_pid())
+    }
+
+    /// A packet id neither in flight nor a ticket still awaited (at most MAX_OUTBOUND are taken).
+    pub fn free_pid(&mut self) -> PacketId {
         loop {
             self.last_pid = self.last_pid.wrapping_add(1);
             if let Some(pid) = PacketId::new(self.last_pid) {
-                if !self.outbound.iter().any(|o| o.pid == pid) {
-                    return Ok(pid);
+                if !self.outbound.iter().any(|o| o.pid == pid || o.ticket == pid) {
+                    return pid;
                 }
             }
         }
@@ -231,42 +344,50 @@ impl Session {
 
     /// Records an operation sent with `pid` that awaits `state`.
     pub fn track(&mut self, pid: PacketId, state: Pending) -> Result<(), SessionError> {
+        self.track_message(pid, state, None)
+    }
+
+    /// Records an operation sent with `pid` that awaits `state`; a publish with handles on its
+    /// message (`message`) is sent again by the session's owner after a reconnect.
+    pub fn track_message(&mut self, pid: PacketId, state: Pending, message: Option<MessageRef>) -> Result<(), SessionError> {
         self.reap();
-        self.outbound.push(Outbound { pid, state, abandoned: false, unsent: false }).map_err(|_| SessionError::Busy)
+        self.outbound.push(Outbound { ticket: pid, pid, state, message, abandoned: false, unsent: false }).map_err(|_| SessionError::Busy)
     }
 
-    /// The acknowledgement awaited for `pid`, or None if unknown (or not resumed).
-    pub fn pending(&self, pid: PacketId) -> Option<Pending> {
-        self.outbound.iter().find(|o| o.pid == pid && !o.unsent).map(|o| o.state)
+    /// The acknowledgement awaited for `ticket`, or None if unknown (or not resumed).
+    pub fn pending(&self, ticket: PacketId) -> Option<Pending> {
+        self.outbound.iter().find(|o| o.ticket == ticket && !o.unsent).map(|o| o.state)
     }
 
-    /// If `pid` completed, forgets it and returns its result.
-    pub fn take_done(&mut self, pid: PacketId) -> Option<u8> {
-        let i = self.outbound.iter().position(|o| o.pid == pid)?;
-        match self.outbound.get(i)?.state {
+    /// If `ticket` completed, forgets it and returns its result.
+    pub fn take_done(&mut self, ticket: PacketId) -> Option<u8> {
+        let o = self.outbound.iter().find(|o| o.ticket == ticket)?;
+        match o.state {
             Pending::Done(result) => {
-                self.untrack(pid);
+                self.untrack(ticket);
                 Some(result)
             }
             _ => None,
         }
     }
 
-    /// Nobody waits for `pid` any more (the waiter failed or gave up).
-    pub fn abandon(&mut self, pid: PacketId) {
-        if let Some(o) = self.outbound.iter_mut().find(|o| o.pid == pid) {
+    /// Nobody waits for `ticket` any more (the waiter failed or gave up).
+    pub fn abandon(&mut self, ticket: PacketId) {
+        if let Some(o) = self.outbound.iter_mut().find(|o| o.ticket == ticket) {
             o.abandoned = true;
         }
         self.reap();
     }
 
-    /// Forgets `pid` (its packet could not be sent).
-    pub fn untrack(&mut self, pid: PacketId) {
-        self.outbound.retain(|o| o.pid != pid);
+    /// Forgets `ticket` (its packet could not be sent).
+    pub fn untrack(&mut self, ticket: PacketId) {
+        self.outbound.retain(|o| o.ticket != ticket);
+        self.forget_stale_handles();
     }
 
     fn reap(&mut self) {
         self.outbound.retain(|o| !(o.abandoned && matches!(o.state, Pending::Done(_))));
+        self.forget_stale_handles();
     }
 
     pub fn on_sent(&mut self, now: u32) {
@@ -381,16 +502,16 @@ impl Session {
             Packet::Suback(ref s) => {
                 let code = s.codes().next().map_or(0x80, SubackCode::to_u8);
                 if s.codes.len() != 1 {
-                    return Err(SessionError::Unexpected("SUBACK with a return code count other than the filters sent"));
+                    return Err(SessionError::Unexpected(Unexpected::SubackCount));
                 }
                 self.advance(s.pid, Pending::Suback, Pending::Done(code)).map(|_| None)
             }
             Packet::Unsuback(pid) => self.advance(pid, Pending::Unsuback, Pending::Done(0)).map(|_| None),
             Packet::Pingresp => Ok(None),
-            Packet::Connack(_) => Err(SessionError::Unexpected("CONNACK on an open connection")),
-            Packet::Publish(_) => Err(SessionError::Unexpected("PUBLISH handed to on_control")),
+            Packet::Connack(_) => Err(SessionError::Unexpected(Unexpected::Connack)),
+            Packet::Publish(_) => Err(SessionError::Unexpected(Unexpected::Publish)),
             Packet::Connect(_) | Packet::Subscribe(_) | Packet::Unsubscribe(_) | Packet::Pingreq | Packet::Disconnect => {
-                Err(SessionError::Unexpected("packet a broker never sends to a client"))
+                Err(SessionError::Unexpected(Unexpected::ClientPacket))
             }
         }
     }
@@ -414,6 +535,25 @@ impl Session {
         entry.state = to;
         self.reap();
         Ok(())
+    }
+}
+
+impl Session {
+    /// Overwrites the slots past the outbound list's end: removing entries leaves copies of
+    /// them there, and a garbage collector that scans the engine's memory conservatively
+    /// (MicroPython's) would keep the objects behind their message handles alive.
+    fn forget_stale_handles(&mut self) {
+        const BLANK: Outbound = Outbound {
+            ticket: PacketId::MAX,
+            pid: PacketId::MAX,
+            state: Pending::Done(0),
+            message: None,
+            abandoned: false,
+            unsent: false,
+        };
+        let len = self.outbound.len();
+        while self.outbound.push(BLANK).is_ok() {}
+        self.outbound.truncate(len);
     }
 }
 

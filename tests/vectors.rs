@@ -82,7 +82,7 @@ fn check_bad(name: &str, bytes: &[u8]) {
     io.push(bytes);
     let mut sink = VecSink::default();
     let r = client.wait_msg(&mut io, &mut sink, Mode::Wait(None));
-    assert_eq!(r, Err(driver::Error::Protocol(expected.message())), "{name}: driver");
+    assert_eq!(r, Err(driver::Error::Protocol(driver::ProtocolError::Codec(expected))), "{name}: driver");
     assert!(!client.is_connected(), "{name}: connection dropped");
     assert!(sink.messages.is_empty(), "{name}: nothing delivered");
     assert!(io.written().is_empty(), "{name}: nothing answered");

@@ -16,7 +16,9 @@ use core::ffi::c_char;
 use core::ptr::NonNull;
 
 use crate::codec::{self, PacketId, QoS, Will};
-use crate::driver::{self, Awaited, Client, ConnectOptions, Event, Mode, Transport};
+use crate::connection::{self, ArgError, Event, Part, TextArg, Transmit};
+use crate::driver::{self, Awaited, Client, ConnectOptions, Mode, Transport};
+use crate::session::MessageRef;
 pub use bindings::*;
 
 /// Incoming buffer: holds any control packet and a PUBLISH's topic; payloads stream past it.
@@ -33,6 +35,19 @@ pub struct FfiClient {
     /// The sink's buffer for the message being received (it may span calls in check mode).
     sink_buf: Option<NonNull<u8>>,
     sink_len: usize,
+    /// Step calls: the caller's fields that borrowed output pieces come from, by [`Part`].
+    borrowed: [umqtt_bytes_t; 4],
+}
+
+const NO_BYTES: umqtt_bytes_t = umqtt_bytes_t { ptr: core::ptr::null(), len: 0 };
+
+fn part_index(part: Part) -> usize {
+    match part {
+        Part::Topic => 0,
+        Part::Payload => 1,
+        Part::WillMessage => 2,
+        Part::Password => 3,
+    }
 }
 
 /// Transport errors as the callbacks report them.
@@ -134,34 +149,118 @@ impl driver::Sink for EnvSink<'_, '_> {
     }
 }
 
+/// The payload buffer the sink gave for the message being received, between step calls.
+struct StoredSink {
+    buf: Option<NonNull<u8>>,
+    len: usize,
+}
+
+impl driver::Sink for StoredSink {
+    fn begin(&mut self, _: &str, _: usize) -> bool {
+        false
+    }
+    fn buffer(&mut self) -> &mut [u8] {
+        match self.buf {
+            // The sink promised `len` writable bytes until the message event returns.
+            Some(p) if self.len > 0 => unsafe { core::slice::from_raw_parts_mut(p.as_ptr(), self.len) },
+            _ => &mut [],
+        }
+    }
+}
+
+/// The code, detail and text an engine error is reported with.
+fn describe(err: connection::Error) -> (i32, i32, &'static str) {
+    use connection::Error as C;
+    let code = match err {
+        C::Closed => UMQTT_ERR_CLOSED,
+        C::Timeout => UMQTT_ERR_TIMEOUT,
+        C::Protocol(_) => UMQTT_ERR_PROTOCOL,
+        C::Refused(_) => UMQTT_ERR_REFUSED,
+        C::SubscribeFailed => UMQTT_ERR_SUBSCRIBE,
+        C::NotConnected => UMQTT_ERR_NOT_CONNECTED,
+        C::InvalidArgument(_) => UMQTT_ERR_INVALID_ARG,
+        C::TooLarge | C::TopicTooLong => UMQTT_ERR_TOO_LARGE,
+        C::Busy => UMQTT_ERR_BUSY,
+        C::OutputFull => UMQTT_ERR_WOULD_BLOCK,
+        C::Sink => UMQTT_ERR_CALLBACK,
+        C::KeepaliveTimeout => UMQTT_ERR_KEEPALIVE,
+    };
+    let detail = match err {
+        C::Refused(code) => i32::from(code),
+        C::SubscribeFailed => 0x80,
+        C::TopicTooLong => RX_CAPACITY as i32,
+        _ => 0,
+    };
+    (code, detail, err.message())
+}
+
 impl FfiClient {
     fn fail(&mut self, err: driver::Error<IoError>) -> i32 {
-        use driver::Error as E;
-        let (code, detail, message) = match err {
-            E::Io(IoError::Errno(errno)) => (UMQTT_ERR_IO, errno, "transport error"),
-            E::Io(IoError::WouldBlock) => (UMQTT_ERR_IO, 11, "transport would block"),
-            E::Io(IoError::Exception) => (UMQTT_ERR_CALLBACK, 0, "transport callback failed"),
-            E::Closed => (UMQTT_ERR_CLOSED, 0, "connection closed by the broker"),
-            E::Timeout => (UMQTT_ERR_TIMEOUT, 0, "timed out waiting for the broker"),
-            E::Protocol(m) => (UMQTT_ERR_PROTOCOL, 0, m),
-            E::Refused(code) => (UMQTT_ERR_REFUSED, i32::from(code), "connection refused by the broker"),
-            E::SubscribeFailed => (UMQTT_ERR_SUBSCRIBE, 0x80, "subscription refused by the broker"),
-            E::NotConnected => (UMQTT_ERR_NOT_CONNECTED, 0, "not connected"),
-            E::InvalidArgument(m) => (UMQTT_ERR_INVALID_ARG, 0, m),
-            E::TooLarge => (UMQTT_ERR_TOO_LARGE, 0, "packet too large for MQTT (a string over 65,535 bytes or a packet over 256 MB)"),
-            E::Busy => (UMQTT_ERR_BUSY, 0, "too many operations awaiting acknowledgement"),
-            E::Sink => (UMQTT_ERR_CALLBACK, 0, "message sink refused the message"),
-            E::TopicTooLong => (UMQTT_ERR_TOO_LARGE, RX_CAPACITY as i32, "incoming topic longer than the receive buffer; message skipped"),
-            E::KeepaliveTimeout => (UMQTT_ERR_KEEPALIVE, 0, "broker did not answer within the keepalive window"),
+        let (code, detail, message) = match err.into_engine() {
+            Ok(engine) => describe(engine),
+            Err(IoError::Errno(errno)) => (UMQTT_ERR_IO, errno, "transport error"),
+            Err(IoError::WouldBlock) => (UMQTT_ERR_IO, 11, "transport would block"),
+            Err(IoError::Exception) => (UMQTT_ERR_CALLBACK, 0, "transport callback failed"),
         };
         self.error_detail = detail;
         self.error_message = message;
         code
     }
 
-    fn invalid(&mut self, message: &'static str) -> i32 {
-        self.fail(driver::Error::InvalidArgument(message))
+    fn fail_step(&mut self, err: connection::Error) -> i32 {
+        let (code, detail, message) = describe(err);
+        self.error_detail = detail;
+        self.error_message = message;
+        code
     }
+
+    fn invalid(&mut self, arg: ArgError) -> i32 {
+        self.fail_step(connection::Error::InvalidArgument(arg))
+    }
+
+    /// After a step operation: where the pieces it borrowed (if it did) come from.
+    fn lend(&mut self, borrowed_before: bool, parts: &[(Part, umqtt_bytes_t)]) {
+        if !borrowed_before && self.client.connection().borrows() {
+            self.borrowed = [NO_BYTES; 4];
+            for (part, bytes) in parts {
+                if let Some(slot) = self.borrowed.get_mut(part_index(*part)) {
+                    *slot = *bytes;
+                }
+            }
+        }
+    }
+}
+
+/// The bytes behind a message's handles, from the environment's message callback.
+unsafe fn message_bytes<'m>(env: &umqtt_env_t, m: &MessageRef) -> Option<(&'m str, &'m [u8])> {
+    let resolve = env.message?;
+    let (mut topic, mut payload) = (NO_BYTES, NO_BYTES);
+    if resolve(env.ctx, m.topic, m.payload, &mut topic, &mut payload) != 1 {
+        return None;
+    }
+    let topic = codec::utf8(bytes(&topic)?).ok()?;
+    Some((topic, bytes(&payload).unwrap_or(&[])))
+}
+
+/// A message of the C ABI, checked: topic, payload, QoS, retain and handles.
+struct Outgoing<'m> {
+    topic: &'m str,
+    payload: &'m [u8],
+    qos: QoS,
+    retain: bool,
+    handles: Option<(usize, usize)>,
+}
+
+unsafe fn outgoing<'m>(m: &umqtt_message_t) -> Result<Outgoing<'m>, ArgError> {
+    let Ok(Some(topic)) = text(&m.topic) else { return Err(ArgError::NotUtf8(TextArg::Topic)) };
+    let qos = qos(m.qos).ok_or(ArgError::Qos)?;
+    let handles = (m.topic_ref != 0 || m.payload_ref != 0).then_some((m.topic_ref, m.payload_ref));
+    Ok(Outgoing { topic, payload: bytes(&m.payload).unwrap_or(&[]), qos, retain: m.retain != 0, handles })
+}
+
+/// Whether the bytes behind `m`'s handles are `topic` and `payload`.
+unsafe fn same_message(env: &umqtt_env_t, m: &MessageRef, topic: &str, payload: &[u8]) -> bool {
+    message_bytes(env, m).is_some_and(|(t, p)| t == topic && p == payload)
 }
 
 unsafe fn client_mut<'c>(p: *mut umqtt_client_t) -> Option<&'c mut FfiClient> {
@@ -196,7 +295,7 @@ fn ticket(pid: i32) -> Option<PacketId> {
 }
 
 fn fill_event(event: *mut umqtt_event_t, e: Event) -> i32 {
-    let mut out = umqtt_event_t { packet_type: 0, qos: 0, retain: 0, dup: 0, packet_id: 0, granted_qos: 0, reserved: 0, payload_len: 0 };
+    let mut out = umqtt_event_t { packet_type: 0, qos: 0, retain: 0, dup: 0, packet_id: 0, granted_qos: 0, session_present: 0, payload_len: 0 };
     let code = match e {
         Event::Message(m) => {
             out.packet_type = m.first_byte;
@@ -211,6 +310,11 @@ fn fill_event(event: *mut umqtt_event_t, e: Event) -> i32 {
             out.packet_type = first_byte;
             UMQTT_PACKET as i32
         }
+        Event::Connected { session_present } => {
+            out.packet_type = 0x20;
+            out.session_present = u8::from(session_present);
+            UMQTT_CONNECTED as i32
+        }
     };
     if !event.is_null() {
         unsafe { *event = out };
@@ -222,10 +326,15 @@ fn fill_event(event: *mut umqtt_event_t, e: Event) -> i32 {
 macro_rules! with_client {
     ($client:expr, $env:expr, |$c:ident, $io:ident, $e:ident| $body:expr) => {{
         let Some($c) = (unsafe { client_mut($client) }) else { return UMQTT_ERR_INVALID_ARG };
-        let Some($e) = (unsafe { $env.as_ref() }) else { return $c.invalid("env is NULL") };
+        let Some($e) = (unsafe { $env.as_ref() }) else { return $c.invalid(ArgError::Null) };
         let mut $io = EnvIo { env: $e };
         $body
     }};
+}
+
+#[no_mangle]
+pub extern "C" fn umqtt_abi_version() -> i32 {
+    UMQTT_ABI_VERSION as i32
 }
 
 #[no_mangle]
@@ -244,29 +353,45 @@ pub unsafe extern "C" fn umqtt_client_init(client: *mut umqtt_client_t, mem_size
     if p.is_null() || !p.is_aligned() || mem_size < umqtt_client_size() {
         return UMQTT_ERR_INVALID_ARG;
     }
-    p.write(FfiClient { client: Client::new(), error_detail: 0, error_message: "", sink_buf: None, sink_len: 0 });
+    p.write(FfiClient { client: Client::new(), error_detail: 0, error_message: "", sink_buf: None, sink_len: 0, borrowed: [NO_BYTES; 4] });
     UMQTT_DONE as i32
+}
+
+/// The CONNECT parameters of the C ABI, checked.
+unsafe fn connect_options<'o>(o: &'o umqtt_connect_options_t) -> Result<ConnectOptions<'o>, ArgError> {
+    let Ok(Some(client_id)) = text(&o.client_id) else { return Err(ArgError::NotUtf8(TextArg::ClientId)) };
+    let Ok(username) = text(&o.user) else { return Err(ArgError::NotUtf8(TextArg::User)) };
+    let Ok(will_topic) = text(&o.will_topic) else { return Err(ArgError::NotUtf8(TextArg::WillTopic)) };
+    let will_qos = qos(o.will_qos).ok_or(ArgError::Qos)?;
+    let will = will_topic.map(|topic| Will { topic, message: bytes(&o.will_message).unwrap_or(&[]), qos: will_qos, retain: o.will_retain != 0 });
+    Ok(ConnectOptions {
+        client_id,
+        keepalive_s: o.keepalive_s,
+        clean_session: o.clean_session != 0,
+        will,
+        username,
+        password: bytes(&o.password),
+        timeout_ms: u32::try_from(o.timeout_ms).ok(),
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_connect(client: *mut umqtt_client_t, env: *const umqtt_env_t, options: *const umqtt_connect_options_t) -> i32 {
     with_client!(client, env, |c, io, env| {
-        let Some(o) = options.as_ref() else { return c.invalid("options is NULL") };
-        let Ok(Some(client_id)) = text(&o.client_id) else { return c.invalid("client_id must be UTF-8 text") };
-        let Ok(username) = text(&o.user) else { return c.invalid("user must be UTF-8 text") };
-        let Ok(will_topic) = text(&o.will_topic) else { return c.invalid("will topic must be UTF-8 text") };
-        let Some(will_qos) = qos(o.will_qos) else { return c.invalid("will qos must be 0, 1 or 2") };
-        let will = will_topic.map(|topic| Will { topic, message: bytes(&o.will_message).unwrap_or(&[]), qos: will_qos, retain: o.will_retain != 0 });
-        let options = ConnectOptions {
-            client_id,
-            keepalive_s: o.keepalive_s,
-            clean_session: o.clean_session != 0,
-            will,
-            username,
-            password: bytes(&o.password),
-            timeout_ms: u32::try_from(o.timeout_ms).ok(),
+        let Some(o) = options.as_ref() else { return c.invalid(ArgError::Null) };
+        let options = match connect_options(o) {
+            Ok(options) => options,
+            Err(e) => return c.invalid(e),
         };
-        match c.client.connect(&mut io, &options) {
+        c.sink_buf = None;
+        let connected = c.client.connect(&mut io, &options);
+        let resent = connected.and_then(|present| {
+            if env.message.is_some() {
+                c.client.resend_unfinished(&mut io, |m| message_bytes(env, m))?;
+            }
+            Ok(present)
+        });
+        match resent {
             Ok(session_present) => i32::from(session_present),
             Err(e) => c.fail(e),
         }
@@ -292,33 +417,21 @@ pub unsafe extern "C" fn umqtt_publish(
     qos_bits: u8,
     retain: u8,
 ) -> i32 {
-    with_client!(client, env, |c, io, env| {
-        let Ok(Some(topic)) = text(&topic) else { return c.invalid("topic must be UTF-8 text") };
-        let Some(qos) = qos(qos_bits) else { return c.invalid("qos must be 0, 1 or 2") };
-        let payload = bytes(&payload).unwrap_or(&[]);
-        match c.client.publish(&mut io, topic, payload, qos, retain != 0) {
-            Ok(pid) => pid.map_or(0, |p| i32::from(p.get())),
-            Err(e) => c.fail(e),
-        }
-    })
+    let message = umqtt_message_t { topic, payload, qos: qos_bits, retain, reserved: [0; 2], topic_ref: 0, payload_ref: 0 };
+    umqtt_publish_message(client, env, &message)
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn umqtt_resume(
-    client: *mut umqtt_client_t,
-    env: *const umqtt_env_t,
-    ticket_id: i32,
-    topic: umqtt_bytes_t,
-    payload: umqtt_bytes_t,
-    retain: u8,
-) -> i32 {
+pub unsafe extern "C" fn umqtt_publish_message(client: *mut umqtt_client_t, env: *const umqtt_env_t, message: *const umqtt_message_t) -> i32 {
     with_client!(client, env, |c, io, env| {
-        let Some(pid) = ticket(ticket_id) else { return c.invalid("ticket is not a packet id") };
-        let Ok(Some(topic)) = text(&topic) else { return c.invalid("topic must be UTF-8 text") };
-        let payload = bytes(&payload).unwrap_or(&[]);
-        match c.client.resume(&mut io, pid, topic, payload, retain != 0) {
-            Ok(true) => ticket_id,
-            Ok(false) => 0,
+        let Some(m) = message.as_ref() else { return c.invalid(ArgError::Null) };
+        let m = match outgoing(m) {
+            Ok(m) => m,
+            Err(e) => return c.invalid(e),
+        };
+        let mut same = |r: &MessageRef| same_message(env, r, m.topic, m.payload);
+        match c.client.publish_message(&mut io, m.topic, m.payload, m.qos, m.retain, m.handles, &mut same) {
+            Ok(pid) => pid.map_or(0, |p| i32::from(p.get())),
             Err(e) => c.fail(e),
         }
     })
@@ -327,8 +440,8 @@ pub unsafe extern "C" fn umqtt_resume(
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_subscribe(client: *mut umqtt_client_t, env: *const umqtt_env_t, filter: umqtt_bytes_t, qos_bits: u8) -> i32 {
     with_client!(client, env, |c, io, env| {
-        let Ok(Some(filter)) = text(&filter) else { return c.invalid("topic must be UTF-8 text") };
-        let Some(qos) = qos(qos_bits) else { return c.invalid("qos must be 0, 1 or 2") };
+        let Ok(Some(filter)) = text(&filter) else { return c.invalid(ArgError::NotUtf8(TextArg::Topic)) };
+        let Some(qos) = qos(qos_bits) else { return c.invalid(ArgError::Qos) };
         match c.client.subscribe(&mut io, filter, qos) {
             Ok(pid) => i32::from(pid.get()),
             Err(e) => c.fail(e),
@@ -339,7 +452,7 @@ pub unsafe extern "C" fn umqtt_subscribe(client: *mut umqtt_client_t, env: *cons
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_unsubscribe(client: *mut umqtt_client_t, env: *const umqtt_env_t, filter: umqtt_bytes_t) -> i32 {
     with_client!(client, env, |c, io, env| {
-        let Ok(Some(filter)) = text(&filter) else { return c.invalid("topic must be UTF-8 text") };
+        let Ok(Some(filter)) = text(&filter) else { return c.invalid(ArgError::NotUtf8(TextArg::Topic)) };
         match c.client.unsubscribe(&mut io, filter) {
             Ok(pid) => i32::from(pid.get()),
             Err(e) => c.fail(e),
@@ -350,7 +463,7 @@ pub unsafe extern "C" fn umqtt_unsubscribe(client: *mut umqtt_client_t, env: *co
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_await(client: *mut umqtt_client_t, env: *const umqtt_env_t, ticket_id: i32, event: *mut umqtt_event_t) -> i32 {
     with_client!(client, env, |c, io, env| {
-        let Some(pid) = ticket(ticket_id) else { return c.invalid("ticket is not a packet id") };
+        let Some(pid) = ticket(ticket_id) else { return c.invalid(ArgError::UnknownTicket) };
         let FfiClient { client: inner, sink_buf, sink_len, .. } = c;
         let mut sink = EnvSink { env, buf: sink_buf, len: sink_len };
         match inner.await_ack(&mut io, &mut sink, pid) {
@@ -398,7 +511,10 @@ pub unsafe extern "C" fn umqtt_wait_msg(client: *mut umqtt_client_t, env: *const
             Ok(None) => UMQTT_DONE as i32,
             Ok(Some(e)) => {
                 c.sink_buf = None;
-                fill_event(event, e)
+                fill_event(event, match e {
+                    driver::Event::Message(m) => Event::Message(m),
+                    driver::Event::Control(b) => Event::Control(b),
+                })
             }
             Err(e) => c.fail(e),
         }
@@ -434,6 +550,7 @@ pub unsafe extern "C" fn umqtt_reset(client: *mut umqtt_client_t) {
     if let Some(c) = client_mut(client) {
         c.client.reset();
         c.sink_buf = None;
+        c.borrowed = [NO_BYTES; 4];
     }
 }
 
@@ -461,6 +578,212 @@ pub unsafe extern "C" fn umqtt_error_message(client: *const umqtt_client_t, len:
     message.as_ptr() as *const c_char
 }
 
+// ---- step calls: the connection without blocking --------------------------------------------
+
+/// Runs `f` on the client's connection; negative results are error codes.
+macro_rules! with_connection {
+    ($client:expr, |$c:ident| $body:expr) => {{
+        let Some($c) = (unsafe { client_mut($client) }) else { return UMQTT_ERR_INVALID_ARG };
+        $body
+    }};
+}
+
+fn step_result(c: &mut FfiClient, result: Result<i32, connection::Error>) -> i32 {
+    result.unwrap_or_else(|e| c.fail_step(e))
+}
+
+fn ticket_code(pid: Option<PacketId>) -> i32 {
+    pid.map_or(0, |p| i32::from(p.get()))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_connect(client: *mut umqtt_client_t, options: *const umqtt_connect_options_t, now_ms: u32) -> i32 {
+    with_connection!(client, |c| {
+        let Some(o) = options.as_ref() else { return c.invalid(ArgError::Null) };
+        let options = match connect_options(o) {
+            Ok(options) => options,
+            Err(e) => return c.invalid(e),
+        };
+        c.sink_buf = None;
+        let result = c.client.connection().connect(&options, now_ms);
+        c.lend(false, &[(Part::WillMessage, o.will_message), (Part::Password, o.password)]);
+        step_result(c, result.map(|_| UMQTT_DONE as i32))
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_resend(client: *mut umqtt_client_t, env: *const umqtt_env_t) -> i32 {
+    with_connection!(client, |c| {
+        let Some(env) = env.as_ref() else { return c.invalid(ArgError::Null) };
+        let before = c.client.connection().borrows();
+        let mut lent = (NO_BYTES, NO_BYTES);
+        let result = c.client.connection().resend_next(&mut |m| {
+            let found = message_bytes(env, m);
+            if let Some((t, p)) = found {
+                lent = (umqtt_bytes_t { ptr: t.as_ptr(), len: t.len() }, umqtt_bytes_t { ptr: p.as_ptr(), len: p.len() });
+            }
+            found
+        });
+        c.lend(before, &[(Part::Topic, lent.0), (Part::Payload, lent.1)]);
+        step_result(c, result.map(ticket_code))
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_publish(client: *mut umqtt_client_t, env: *const umqtt_env_t, message: *const umqtt_message_t) -> i32 {
+    with_connection!(client, |c| {
+        let (Some(env), Some(raw)) = (env.as_ref(), message.as_ref()) else { return c.invalid(ArgError::Null) };
+        let m = match outgoing(raw) {
+            Ok(m) => m,
+            Err(e) => return c.invalid(e),
+        };
+        let before = c.client.connection().borrows();
+        let mut same = |r: &MessageRef| same_message(env, r, m.topic, m.payload);
+        let result = c.client.connection().publish(m.topic, m.payload, m.qos, m.retain, m.handles, &mut same);
+        c.lend(before, &[(Part::Topic, raw.topic), (Part::Payload, raw.payload)]);
+        step_result(c, result.map(ticket_code))
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_subscribe(client: *mut umqtt_client_t, filter: umqtt_bytes_t, qos_bits: u8) -> i32 {
+    with_connection!(client, |c| {
+        let Ok(Some(text)) = text(&filter) else { return c.invalid(ArgError::NotUtf8(TextArg::Topic)) };
+        let Some(qos) = qos(qos_bits) else { return c.invalid(ArgError::Qos) };
+        let before = c.client.connection().borrows();
+        let result = c.client.connection().subscribe(text, qos);
+        c.lend(before, &[(Part::Topic, filter)]);
+        step_result(c, result.map(|p| ticket_code(Some(p))))
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_unsubscribe(client: *mut umqtt_client_t, filter: umqtt_bytes_t) -> i32 {
+    with_connection!(client, |c| {
+        let Ok(Some(text)) = text(&filter) else { return c.invalid(ArgError::NotUtf8(TextArg::Topic)) };
+        let before = c.client.connection().borrows();
+        let result = c.client.connection().unsubscribe(text);
+        c.lend(before, &[(Part::Topic, filter)]);
+        step_result(c, result.map(|p| ticket_code(Some(p))))
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_ping(client: *mut umqtt_client_t, now_ms: u32) -> i32 {
+    with_connection!(client, |c| {
+        let result = c.client.connection().ping(now_ms);
+        step_result(c, result.map(|_| UMQTT_DONE as i32))
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_disconnect(client: *mut umqtt_client_t) -> i32 {
+    with_connection!(client, |c| {
+        let result = c.client.connection().disconnect();
+        step_result(c, result.map(|_| UMQTT_DONE as i32))
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_ack(client: *mut umqtt_client_t, packet_id: u16) -> i32 {
+    with_connection!(client, |c| {
+        let result = c.client.connection().ack(packet_id);
+        step_result(c, result.map(|_| UMQTT_DONE as i32))
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_output(client: *mut umqtt_client_t, data: *mut *const u8, len: *mut usize) -> i32 {
+    with_connection!(client, |c| {
+        let (Some(data), Some(len)) = (data.as_mut(), len.as_mut()) else { return c.invalid(ArgError::Null) };
+        let borrowed = c.borrowed;
+        let piece: &[u8] = match c.client.connection().transmit() {
+            None => &[],
+            Some(Transmit::Buffered(bytes)) => bytes,
+            Some(Transmit::Borrowed { part, from, to }) => {
+                let lent = borrowed.get(part_index(part)).and_then(|b| bytes(b)).unwrap_or(&[]);
+                lent.get(from..to).unwrap_or(&[])
+            }
+        };
+        *data = piece.as_ptr();
+        *len = piece.len();
+        i32::from(!piece.is_empty())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_written(client: *mut umqtt_client_t, n: usize, now_ms: u32) {
+    if let Some(c) = client_mut(client) {
+        c.client.connection().transmitted(n, now_ms);
+        if !c.client.connection().borrows() {
+            c.borrowed = [NO_BYTES; 4];
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_input(client: *mut umqtt_client_t, buf: *mut *mut u8, len: *mut usize) -> i32 {
+    with_connection!(client, |c| {
+        let (Some(buf), Some(len)) = (buf.as_mut(), len.as_mut()) else { return c.invalid(ArgError::Null) };
+        let mut sink = StoredSink { buf: c.sink_buf, len: c.sink_len };
+        let room = c.client.connection().receive_buffer(&mut sink);
+        *buf = room.as_mut_ptr();
+        *len = room.len();
+        i32::from(!room.is_empty())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_received(client: *mut umqtt_client_t, n: usize) {
+    if let Some(c) = client_mut(client) {
+        c.client.connection().received(n);
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_event(client: *mut umqtt_client_t, env: *const umqtt_env_t, event: *mut umqtt_event_t) -> i32 {
+    with_connection!(client, |c| {
+        let Some(env) = env.as_ref() else { return c.invalid(ArgError::Null) };
+        let FfiClient { client: inner, sink_buf, sink_len, .. } = c;
+        let mut sink = EnvSink { env, buf: sink_buf, len: sink_len };
+        match inner.connection().handle(&mut sink) {
+            Ok(None) => UMQTT_DONE as i32,
+            Ok(Some(e)) => {
+                if let Event::Message(_) = e {
+                    c.sink_buf = None;
+                }
+                fill_event(event, e)
+            }
+            Err(e) => c.fail_step(e),
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_status(client: *mut umqtt_client_t, ticket_id: i32, event: *mut umqtt_event_t) -> i32 {
+    with_connection!(client, |c| {
+        let Some(pid) = ticket(ticket_id) else { return c.invalid(ArgError::UnknownTicket) };
+        match c.client.connection().status(pid) {
+            Ok(None) => UMQTT_PENDING as i32,
+            Ok(Some(granted)) => {
+                if let Some(ev) = event.as_mut() {
+                    ev.granted_qos = granted;
+                }
+                UMQTT_DONE as i32
+            }
+            Err(e) => c.fail_step(e),
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_tick(client: *mut umqtt_client_t, now_ms: u32) -> i32 {
+    with_connection!(client, |c| {
+        let result = c.client.connection().tick(now_ms);
+        step_result(c, result.map(|wait| wait.map_or(UMQTT_WAIT_FOREVER, |ms| ms.min(i32::MAX as u32) as i32)))
+    })
+}
+
 /// Each definition above has the type the header declares (checked at compile time).
 macro_rules! same_signature {
     ($($name:ident: ($($arg:tt),*);)*) => {
@@ -472,13 +795,14 @@ macro_rules! same_signature {
 }
 
 same_signature! {
+    umqtt_abi_version: ();
     umqtt_client_size: ();
     umqtt_client_align: ();
     umqtt_client_init: (_, _);
     umqtt_connect: (_, _, _);
     umqtt_adopt: (_, _, _);
     umqtt_publish: (_, _, _, _, _, _);
-    umqtt_resume: (_, _, _, _, _, _);
+    umqtt_publish_message: (_, _, _);
     umqtt_subscribe: (_, _, _, _);
     umqtt_unsubscribe: (_, _, _);
     umqtt_await: (_, _, _, _);
@@ -491,6 +815,21 @@ same_signature! {
     umqtt_reset: (_);
     umqtt_is_connected: (_);
     umqtt_last_packet_id: (_);
+    umqtt_step_connect: (_, _, _);
+    umqtt_step_resend: (_, _);
+    umqtt_step_publish: (_, _, _);
+    umqtt_step_subscribe: (_, _, _);
+    umqtt_step_unsubscribe: (_, _);
+    umqtt_step_ping: (_, _);
+    umqtt_step_disconnect: (_);
+    umqtt_step_ack: (_, _);
+    umqtt_step_output: (_, _, _);
+    umqtt_step_written: (_, _, _);
+    umqtt_step_input: (_, _, _);
+    umqtt_step_received: (_, _);
+    umqtt_step_event: (_, _, _);
+    umqtt_step_status: (_, _, _);
+    umqtt_step_tick: (_, _);
     umqtt_error_detail: (_);
     umqtt_error_message: (_, _);
 }

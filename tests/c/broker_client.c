@@ -13,7 +13,9 @@
  * at once exchanging messages, keepalive PINGREQ, a Last Will after a dropped
  * connection), edges (messages queued before an acknowledgement, a refusing
  * sink, retained and empty messages, persistent sessions, takeover) and
- * qos2_resume (QoS 2 completed exactly once across reconnects).
+ * qos2_resume (QoS 2 completed exactly once across reconnects) and step_api
+ * (the non-blocking step calls: CONNECT to DISCONNECT, eight QoS 1 publishes
+ * in flight at once, a 64 KiB payload written from the caller's buffer).
  *
  * The Last Will checks that need an outside observer (PREFIX/will/b
  * published, PREFIX/will/a and PREFIX/will/c not) are made by the paho-mqtt
@@ -712,6 +714,199 @@ static void qos2_resume(void) {
 
 /* The end marker for the outside observer, from a fresh client once every
  * will (published or wrongly published) would have gone out. */
+/* ---- the step calls: the same engine driven by an event loop ------------ */
+
+/* Writes what the engine queued, piece by piece, as an event loop would.
+ * Counts the write() calls; a piece of the caller's memory is checked to
+ * come from there (borrowed, not copied) when from_caller is given. */
+static int step_flush(peer_t *p, size_t *writes, const uint8_t *from_caller, int *borrowed) {
+    const uint8_t *data;
+    size_t len;
+    while (umqtt_step_output(p->c, &data, &len) == 1) {
+        if (from_caller != NULL && data == from_caller) {
+            *borrowed = 1;
+        }
+        ssize_t n = send(p->pe.fd, data, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            struct pollfd fd = { .fd = p->pe.fd, .events = POLLOUT };
+            if (poll(&fd, 1, TIMEOUT_MS) <= 0) {
+                return 0;
+            }
+            continue;
+        }
+        *writes += 1;
+        umqtt_step_written(p->c, (size_t)n, posix_now_ms());
+    }
+    return 1;
+}
+
+/* Reads and handles input until done() holds or the time runs out; messages
+ * are kept and acknowledged as a callback that returned would. */
+static int32_t step_pump(peer_t *p, int (*done)(peer_t *, void *), void *arg) {
+    uint32_t start = posix_now_ms();
+    size_t writes = 0;
+    while (!done(p, arg)) {
+        if (posix_now_ms() - start > TIMEOUT_MS) {
+            return UMQTT_ERR_TIMEOUT;
+        }
+        umqtt_event_t ev;
+        memset(&ev, 0, sizeof(ev));
+        int32_t rc = umqtt_step_event(p->c, &p->pe.env, &ev);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == UMQTT_MESSAGE) {
+            posix_env_take(&p->pe, &ev);
+            umqtt_step_ack(p->c, ev.packet_id);
+        }
+        if (rc == UMQTT_CONNECTED) {
+            p->persistent = 10 + ev.session_present; /* seen: 10 or 11 */
+        }
+        if (rc == UMQTT_PACKET) {
+            p->pe.last_sent_type = ev.packet_type; /* the step test's record of what came */
+        }
+        if (!step_flush(p, &writes, NULL, NULL)) {
+            return UMQTT_ERR_IO;
+        }
+        if (rc != UMQTT_DONE) {
+            continue;
+        }
+        int32_t tick = umqtt_step_tick(p->c, posix_now_ms());
+        if (tick < 0) {
+            return tick;
+        }
+        struct pollfd fd = { .fd = p->pe.fd, .events = POLLIN };
+        poll(&fd, 1, tick == UMQTT_WAIT_FOREVER || tick > 100 ? 100 : tick);
+        uint8_t *buf;
+        size_t room;
+        if (umqtt_step_input(p->c, &buf, &room) != 1) {
+            continue;
+        }
+        ssize_t n = recv(p->pe.fd, buf, room, 0);
+        if (n == 0) {
+            return UMQTT_ERR_CLOSED;
+        }
+        if (n > 0) {
+            umqtt_step_received(p->c, (size_t)n);
+        }
+    }
+    return UMQTT_DONE;
+}
+
+static int step_connected(peer_t *p, void *arg) {
+    (void)arg;
+    return p->persistent >= 10;
+}
+
+static int step_ticket_done(peer_t *p, void *arg) {
+    umqtt_event_t *ev = arg;
+    int32_t rc = umqtt_step_status(p->c, (int32_t)ev->packet_id, ev);
+    return rc != UMQTT_PENDING;
+}
+
+static int step_pingresp(peer_t *p, void *arg) {
+    (void)arg;
+    return p->pe.last_sent_type == 0xd0;
+}
+
+static int step_has_msgs(peer_t *p, void *arg) {
+    return p->pe.n_msgs >= *(size_t *)arg;
+}
+
+#define STEP_PIPELINE 8
+#define STEP_BIG (64 * 1024)
+
+static void step_api(void) {
+    peer_t s;
+    if (!peer_new(&s, "s")) {
+        return;
+    }
+    int err = posix_env_connect(&s.pe, host, (uint16_t)port);
+    check(err == 0, "s: TCP connection (errno %d)", err);
+    char id[96];
+    snprintf(id, sizeof(id), "%s-s", prefix);
+    for (char *c = id; *c; c++) {
+        *c = *c == '/' ? '-' : *c;
+    }
+    umqtt_connect_options_t o = {
+        .client_id = str(id), .user = str(user), .password = str(password),
+        .clean_session = 1, .keepalive_s = 30, .timeout_ms = TIMEOUT_MS,
+    };
+    size_t writes = 0;
+    int32_t rc = umqtt_step_connect(s.c, &o, posix_now_ms());
+    check(rc == UMQTT_DONE && step_flush(&s, &writes, NULL, NULL), "s: CONNECT queued and written: %s", why(&s, rc));
+    rc = step_pump(&s, step_connected, NULL);
+    check(rc == UMQTT_DONE && s.persistent == 10, "s: CONNACK seen as UMQTT_CONNECTED (new session): %s", why(&s, rc));
+    int32_t tick = umqtt_step_tick(s.c, posix_now_ms());
+    check(tick > 0 && tick <= 15000, "s: next deadline within half the keepalive: %d ms", (int)tick);
+
+    int32_t sub = umqtt_step_subscribe(s.c, str(topic("step/#")), 1);
+    check(sub > 0 && step_flush(&s, &writes, NULL, NULL), "s: SUBSCRIBE queued: %s", why(&s, sub));
+    umqtt_event_t ev = { .packet_id = (uint16_t)sub };
+    rc = step_pump(&s, step_ticket_done, &ev);
+    check(rc == UMQTT_DONE && umqtt_step_status(s.c, sub, &ev) == UMQTT_ERR_INVALID_ARG,
+        "s: SUBACK completes the ticket (then forgotten): %s", why(&s, rc));
+
+    /* Eight QoS 1 publishes in flight at once: queued without waiting for any
+     * PUBACK, they leave together. */
+    int32_t tickets[STEP_PIPELINE];
+    char bodies[STEP_PIPELINE][16];
+    int queued = 1;
+    for (int i = 0; i < STEP_PIPELINE; i++) {
+        snprintf(bodies[i], sizeof(bodies[i]), "piped-%d", i);
+        umqtt_message_t m = { .topic = str(topic("step/pipe")), .payload = str(bodies[i]), .qos = 1 };
+        tickets[i] = umqtt_step_publish(s.c, &s.pe.env, &m);
+        queued &= tickets[i] > 0;
+    }
+    writes = 0;
+    int flushed = step_flush(&s, &writes, NULL, NULL);
+    check(queued && flushed && writes == 1,
+        "s: %d QoS 1 publishes queued before any PUBACK go out in %zu write", STEP_PIPELINE, writes);
+    size_t want = STEP_PIPELINE;
+    rc = step_pump(&s, step_has_msgs, &want);
+    int in_order = s.pe.n_msgs == STEP_PIPELINE;
+    for (size_t i = 0; in_order && i < s.pe.n_msgs; i++) {
+        in_order = s.pe.msgs[i].len == strlen(bodies[i]) && memcmp(s.pe.msgs[i].payload, bodies[i], s.pe.msgs[i].len) == 0;
+    }
+    check(rc == UMQTT_DONE && in_order, "s: the broker delivered all %d back, in order: %s", STEP_PIPELINE, why(&s, rc));
+    int acked = 1;
+    for (int i = 0; i < STEP_PIPELINE; i++) {
+        umqtt_event_t done = { .packet_id = (uint16_t)tickets[i] };
+        step_pump(&s, step_ticket_done, &done);
+        acked &= umqtt_step_status(s.c, tickets[i], &done) != UMQTT_PENDING;
+    }
+    check(acked, "s: every pipelined ticket completed by its PUBACK");
+    posix_env_clear_msgs(&s.pe);
+
+    /* A payload past the transmit buffer leaves from the caller's memory. */
+    uint8_t *big = malloc(STEP_BIG);
+    fill_pattern(big, STEP_BIG, 77);
+    umqtt_message_t m = { .topic = str(topic("step/big")), .payload = mem(big, STEP_BIG), .qos = 1 };
+    int32_t t = umqtt_step_publish(s.c, &s.pe.env, &m);
+    int32_t second = umqtt_step_publish(s.c, &s.pe.env, &m);
+    check(t > 0 && second == UMQTT_ERR_WOULD_BLOCK,
+        "s: while a large payload waits to be written, another says UMQTT_ERR_WOULD_BLOCK: %s", why(&s, second));
+    int borrowed = 0;
+    writes = 0;
+    check(step_flush(&s, &writes, big, &borrowed) && borrowed, "s: the 64 KiB payload was written from the caller's buffer");
+    want = 1;
+    rc = step_pump(&s, step_has_msgs, &want);
+    check(rc == UMQTT_DONE && s.pe.n_msgs == 1 && s.pe.msgs[0].len == STEP_BIG && memcmp(s.pe.msgs[0].payload, big, STEP_BIG) == 0,
+        "s: the broker delivered the 64 KiB message intact: %s", why(&s, rc));
+    free(big);
+
+    rc = umqtt_step_ping(s.c, posix_now_ms());
+    check(rc == UMQTT_DONE && step_flush(&s, &writes, NULL, NULL), "s: PINGREQ queued");
+    s.pe.last_sent_type = 0;
+    rc = step_pump(&s, step_pingresp, NULL);
+    check(rc == UMQTT_DONE, "s: PINGRESP handled as UMQTT_PACKET 0xd0: %s", why(&s, rc));
+    rc = umqtt_step_disconnect(s.c);
+    check(rc == UMQTT_DONE && step_flush(&s, &writes, NULL, NULL) && broker_closed(&s),
+        "s: DISCONNECT written, the broker closes: %s", why(&s, rc));
+    umqtt_reset(s.c);
+    peer_free(&s);
+}
+
 static void end_marker(void) {
     peer_t z;
     if (!peer_new(&z, "z")) {
@@ -743,6 +938,7 @@ int main(int argc, char **argv) {
     several_clients();
     edges();
     qos2_resume();
+    step_api();
     end_marker();
 
     printf("%d checks, %d failed\n", checks, failures);
