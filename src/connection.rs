@@ -221,6 +221,20 @@ pub struct ConnectOptions<'a> {
     pub timeout_ms: Option<u32>,
 }
 
+/// A message to publish: with `handles` (the caller's on its topic and payload, e.g. their
+/// MicroPython objects) an unfinished QoS 1/2 publish of it is sent again after a reconnect.
+#[derive(Clone, Copy, Debug)]
+pub struct Outgoing<'m> {
+    pub topic: &'m str,
+    pub payload: &'m [u8],
+    pub qos: QoS,
+    pub retain: bool,
+    pub handles: Option<(usize, usize)>,
+}
+
+/// Gives the topic and payload behind a message's handles (None: they are gone).
+pub type MessageBytes<'f, 'm> = dyn FnMut(&MessageRef) -> Option<(&'m str, &'m [u8])> + 'f;
+
 /// A field of the caller's that an operation's packet carries: a piece of it too large for the
 /// transmit buffer leaves from the caller's memory ([`Transmit::Borrowed`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -539,15 +553,8 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// ([`Connection::resend_next`]), and the first publish after a reconnect that carries the
     /// same bytes as one whose caller gave up (umqtt.robust's retry) awaits that one instead of
     /// sending the message twice: `same` compares the bytes behind a handle with this message's.
-    pub fn publish(
-        &mut self,
-        topic: &str,
-        payload: &[u8],
-        qos: QoS,
-        retain: bool,
-        message: Option<(usize, usize)>,
-        same: &mut dyn FnMut(&MessageRef) -> bool,
-    ) -> Result<Option<PacketId>, Error> {
+    pub fn publish(&mut self, out: &Outgoing<'_>, same: &mut dyn FnMut(&MessageRef) -> bool) -> Result<Option<PacketId>, Error> {
+        let Outgoing { topic, payload, qos, retain, handles: message } = *out;
         self.check_connected()?;
         let retry = core::mem::take(&mut self.retry_window);
         check_topic_arg(topic)?;
@@ -598,7 +605,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// (PUBLISH with DUP=1, or PUBREL once PUBREC came), as a new message on a new one. `bytes`
     /// gives the topic and payload behind its handles (None: they are gone; it is forgotten).
     /// `Ok(None)`: none is left. The ticket stays what the caller awaits.
-    pub fn resend_next<'m>(&mut self, bytes: &mut dyn FnMut(&MessageRef) -> Option<(&'m str, &'m [u8])>) -> Result<Option<PacketId>, Error> {
+    pub fn resend_next<'m>(&mut self, bytes: &mut MessageBytes<'_, 'm>) -> Result<Option<PacketId>, Error> {
         self.check_connected()?;
         let Some(unsent) = self.session.next_unsent_message() else {
             return Ok(None);
@@ -1034,24 +1041,25 @@ fn move_to_front(buf: &mut [u8], start: usize, end: usize) {
     }
 }
 
-fn check_topic_arg(topic: &str) -> Result<(), Error> {
-    codec::topic::check_name(topic).map_err(|e| {
+/// A topic name or filter the codec refused, as the argument error that says why: `names`
+/// are the errors for an empty one, one with U+0000, and one breaking the wildcard rules.
+fn topic_arg(checked: Result<(), CodecError>, names: [ArgError; 3]) -> Result<(), Error> {
+    let [empty, nul, wildcards] = names;
+    checked.map_err(|e| {
         Error::InvalidArgument(match e {
-            CodecError::EmptyTopic => ArgError::TopicEmpty,
-            CodecError::NullCharacter => ArgError::TopicNul,
-            _ => ArgError::TopicWildcard,
+            CodecError::EmptyTopic => empty,
+            CodecError::NullCharacter => nul,
+            _ => wildcards,
         })
     })
 }
 
+fn check_topic_arg(topic: &str) -> Result<(), Error> {
+    topic_arg(codec::topic::check_name(topic), [ArgError::TopicEmpty, ArgError::TopicNul, ArgError::TopicWildcard])
+}
+
 fn check_filter_arg(filter: &str) -> Result<(), Error> {
-    codec::topic::check_filter(filter).map_err(|e| {
-        Error::InvalidArgument(match e {
-            CodecError::EmptyTopic => ArgError::FilterEmpty,
-            CodecError::NullCharacter => ArgError::FilterNul,
-            _ => ArgError::FilterMalformed,
-        })
-    })
+    topic_arg(codec::topic::check_filter(filter), [ArgError::FilterEmpty, ArgError::FilterNul, ArgError::FilterMalformed])
 }
 
 #[cfg(test)]
@@ -1067,6 +1075,10 @@ mod tests {
         fn buffer(&mut self) -> &mut [u8] {
             &mut self.0
         }
+    }
+
+    fn msg<'m>(topic: &'m str, payload: &'m [u8], qos: QoS, handles: Option<(usize, usize)>) -> Outgoing<'m> {
+        Outgoing { topic, payload, qos, retain: false, handles }
     }
 
     fn options() -> ConnectOptions<'static> {
@@ -1103,7 +1115,7 @@ mod tests {
     fn connack_opens_and_publish_queues_one_piece() {
         let (mut c, _) = open();
         assert!(c.is_connected());
-        assert_eq!(c.publish("t", b"hi", QoS::AtLeastOnce, false, None, &mut |_| false), Ok(PacketId::new(1)));
+        assert_eq!(c.publish(&msg("t", b"hi", QoS::AtLeastOnce, None), &mut |_| false), Ok(PacketId::new(1)));
         assert_eq!(&written(&mut c)[..], &[0x32, 7, 0, 1, b't', 0, 1, b'h', b'i']);
     }
 
@@ -1111,14 +1123,14 @@ mod tests {
     fn a_payload_past_the_buffer_is_borrowed_not_copied() {
         let (mut c, _) = open();
         let payload = [7u8; 100];
-        c.publish("t", &payload, QoS::AtMostOnce, false, None, &mut |_| false).unwrap();
+        c.publish(&msg("t", &payload, QoS::AtMostOnce, None), &mut |_| false).unwrap();
         assert!(matches!(c.transmit(), Some(Transmit::Buffered(h)) if h == [0x30, 103, 0, 1, b't']));
         c.transmitted(5, 0);
         assert_eq!(c.transmit(), Some(Transmit::Borrowed { part: Part::Payload, from: 0, to: 100 }));
         c.transmitted(60, 0);
         assert_eq!(c.transmit(), Some(Transmit::Borrowed { part: Part::Payload, from: 60, to: 100 }));
         // Another borrowing packet must wait for this one.
-        assert_eq!(c.publish("t", &payload, QoS::AtMostOnce, false, None, &mut |_| false), Err(Error::OutputFull));
+        assert_eq!(c.publish(&msg("t", &payload, QoS::AtMostOnce, None), &mut |_| false), Err(Error::OutputFull));
         c.transmitted(40, 0);
         assert_eq!(c.transmit(), None);
     }
@@ -1126,7 +1138,7 @@ mod tests {
     #[test]
     fn pubrec_is_answered_in_the_queue_and_the_ticket_completes() {
         let (mut c, mut sink) = open();
-        let t = c.publish("t", b"", QoS::ExactlyOnce, false, None, &mut |_| false).unwrap().unwrap();
+        let t = c.publish(&msg("t", b"", QoS::ExactlyOnce, None), &mut |_| false).unwrap().unwrap();
         written(&mut c);
         assert_eq!(c.status(t), Ok(None));
         feed(&mut c, &mut sink, &[0x50, 2, 0, 1, 0x70, 2, 0, 1]);
@@ -1157,7 +1169,7 @@ mod tests {
     #[test]
     fn unfinished_publish_with_handles_goes_out_again_as_new_on_a_new_session() {
         let (mut c, mut sink) = open();
-        let t = c.publish("t", b"m", QoS::AtLeastOnce, false, Some((1, 2)), &mut |_| false).unwrap().unwrap();
+        let t = c.publish(&msg("t", b"m", QoS::AtLeastOnce, Some((1, 2))), &mut |_| false).unwrap().unwrap();
         written(&mut c);
         c.abandon(t);
         c.reset();
@@ -1169,7 +1181,7 @@ mod tests {
         assert_eq!(&written(&mut c)[..], &[0x32, 6, 0, 1, b't', 0, 2, b'm']);
         assert_eq!(c.resend_next(&mut |_| None), Ok(None));
         // The retry of the same message awaits the one sent again (same ticket), sends nothing.
-        assert_eq!(c.publish("t", b"m", QoS::AtLeastOnce, false, Some((1, 2)), &mut |m| m.payload == 2), Ok(Some(t)));
+        assert_eq!(c.publish(&msg("t", b"m", QoS::AtLeastOnce, Some((1, 2))), &mut |m| m.payload == 2), Ok(Some(t)));
         assert!(!c.wants_write());
         feed(&mut c, &mut sink, &[0x40, 2, 0, 2]);
         assert_eq!(c.handle(&mut sink), Ok(Some(Event::Control(0x40))));

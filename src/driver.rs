@@ -10,7 +10,7 @@
 
 use crate::codec::{PacketId, QoS};
 use crate::connection::{self, min_opt, remaining, Connection, Part, Transmit};
-pub use crate::connection::{ArgError, ConnectOptions, Message, ProtocolError, Sink};
+pub use crate::connection::{ArgError, ConnectOptions, Error as EngineError, Message, Outgoing, ProtocolError, Sink};
 use crate::session::MessageRef;
 
 /// What the driver needs from a connection beyond `Read` and `Write`.
@@ -25,80 +25,36 @@ pub trait Transport: embedded_io::Read + embedded_io::Write {
     fn would_block(err: &Self::Error) -> bool;
 }
 
-/// Why a call failed: the transport's error, or the connection's ([`connection::Error`]).
+/// Why a call failed: the transport's error, or the connection's (with its cause).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error<E> {
+    /// The transport failed (its error, e.g. the errno).
     Io(E),
-    /// The broker closed the connection.
-    Closed,
-    /// No answer within the connect timeout.
-    Timeout,
-    /// The broker sent bytes that break MQTT 3.1.1; the connection was dropped.
-    Protocol(ProtocolError),
-    /// The broker refused the connection with this CONNACK code (1..5).
-    Refused(u8),
-    /// The broker answered a SUBSCRIBE with failure (0x80).
-    SubscribeFailed,
-    NotConnected,
-    /// An argument the protocol does not allow.
-    InvalidArgument(ArgError),
-    /// The packet is larger than MQTT allows (a string over 65,535 bytes, a packet over 256 MB).
-    TooLarge,
-    /// Too many operations await acknowledgement.
-    Busy,
-    /// The sink refused a message.
-    Sink,
-    /// An incoming message's topic is longer than the receive buffer; it was skipped.
-    TopicTooLong,
-    /// The broker did not answer PINGREQ within the keepalive window.
-    KeepaliveTimeout,
+    /// The connection refused, failed or timed out ([`EngineError`]).
+    Engine(EngineError),
 }
 
 impl<E> Error<E> {
     /// The connection's error, or the transport's (`Err`).
-    pub fn into_engine(self) -> Result<connection::Error, E> {
-        use connection::Error as C;
-        Ok(match self {
-            Error::Io(e) => return Err(e),
-            Error::Closed => C::Closed,
-            Error::Timeout => C::Timeout,
-            Error::Protocol(p) => C::Protocol(p),
-            Error::Refused(code) => C::Refused(code),
-            Error::SubscribeFailed => C::SubscribeFailed,
-            Error::NotConnected => C::NotConnected,
-            Error::InvalidArgument(a) => C::InvalidArgument(a),
-            Error::TooLarge => C::TooLarge,
-            Error::Busy => C::Busy,
-            Error::Sink => C::Sink,
-            Error::TopicTooLong => C::TopicTooLong,
-            Error::KeepaliveTimeout => C::KeepaliveTimeout,
-        })
+    pub fn into_engine(self) -> Result<EngineError, E> {
+        match self {
+            Error::Io(e) => Err(e),
+            Error::Engine(e) => Ok(e),
+        }
     }
 
     /// The connection cannot go on after this error.
     fn is_fatal(&self) -> bool {
-        matches!(self, Error::Io(_) | Error::Closed | Error::Protocol(_) | Error::KeepaliveTimeout | Error::Refused(_))
+        match self {
+            Error::Io(_) => true,
+            Error::Engine(e) => e.is_fatal(),
+        }
     }
 }
 
-impl<E> From<connection::Error> for Error<E> {
-    fn from(e: connection::Error) -> Self {
-        use connection::Error as C;
-        match e {
-            C::Closed => Error::Closed,
-            C::Timeout => Error::Timeout,
-            C::Protocol(p) => Error::Protocol(p),
-            C::Refused(code) => Error::Refused(code),
-            C::SubscribeFailed => Error::SubscribeFailed,
-            C::NotConnected => Error::NotConnected,
-            C::InvalidArgument(a) => Error::InvalidArgument(a),
-            C::TooLarge => Error::TooLarge,
-            // The blocking loop writes every packet before it queues the next.
-            C::Busy | C::OutputFull => Error::Busy,
-            C::Sink => Error::Sink,
-            C::TopicTooLong => Error::TopicTooLong,
-            C::KeepaliveTimeout => Error::KeepaliveTimeout,
-        }
+impl<E> From<EngineError> for Error<E> {
+    fn from(e: EngineError) -> Self {
+        Error::Engine(e)
     }
 }
 
@@ -268,30 +224,19 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// Publishes a message. At QoS 0 returns None; otherwise the packet id to
     /// pass to [`Client::await_ack`].
     pub fn publish<T: Transport>(&mut self, io: &mut T, topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Result<Option<PacketId>, Error<T::Error>> {
-        self.publish_message(io, topic, payload, qos, retain, None, &mut |_| false)
+        self.publish_message(io, &Outgoing { topic, payload, qos, retain, handles: None }, &mut |_| false)
     }
 
-    /// [`Client::publish`] with the caller's handles on topic and payload (`message`): the
-    /// client then sends it again itself after a reconnect ([`Client::resend_unfinished`]), and
-    /// a retry of it right after the reconnect (`same`: the bytes behind a handle are this
-    /// message's) awaits the one sent again instead of sending it twice.
-    #[allow(clippy::too_many_arguments)]
-    pub fn publish_message<T: Transport>(
-        &mut self,
-        io: &mut T,
-        topic: &str,
-        payload: &[u8],
-        qos: QoS,
-        retain: bool,
-        message: Option<(usize, usize)>,
-        same: &mut dyn FnMut(&MessageRef) -> bool,
-    ) -> Result<Option<PacketId>, Error<T::Error>> {
+    /// [`Client::publish`] of a message that may carry handles: see [`Connection::publish`]
+    /// (sent again by [`Client::resend_unfinished`] after a reconnect; a retry right after it
+    /// awaits the one sent again).
+    pub fn publish_message<T: Transport>(&mut self, io: &mut T, out: &Outgoing<'_>, same: &mut dyn FnMut(&MessageRef) -> bool) -> Result<Option<PacketId>, Error<T::Error>> {
         let queued = self.conn.wants_write();
-        let ticket = self.conn.publish(topic, payload, qos, retain, message, same)?;
+        let ticket = self.conn.publish(out, same)?;
         if !queued && !self.conn.wants_write() {
             return Ok(ticket); // a retry taken for the publish sent again
         }
-        let sent = self.flush(io, &[(Part::Topic, topic.as_bytes()), (Part::Payload, payload)]);
+        let sent = self.flush(io, &[(Part::Topic, out.topic.as_bytes()), (Part::Payload, out.payload)]);
         if let (Err(_), Some(ticket)) = (&sent, ticket) {
             self.conn.forget(ticket); // it never left whole: a retry sends it anew
         }
@@ -348,7 +293,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// nothing is there (None).
     pub fn wait_msg<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, mode: Mode) -> Result<Option<Event>, Error<T::Error>> {
         if !self.conn.is_connected() {
-            return Err(Error::NotConnected);
+            return Err(Error::Engine(EngineError::NotConnected));
         }
         if mode == Mode::Buffered && self.conn.buffered_packet().is_none() {
             return Ok(None);
@@ -430,7 +375,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     fn read<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S) -> Result<(), Error<T::Error>> {
         let n = io.read(self.conn.receive_buffer(sink)).map_err(Error::Io)?;
         if n == 0 {
-            return Err(Error::Closed);
+            return Err(Error::Engine(EngineError::Closed));
         }
         self.conn.received(n);
         Ok(())
@@ -459,11 +404,11 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
                 Some(Transmit::Buffered(bytes)) => bytes,
                 Some(Transmit::Borrowed { part, from, to }) => {
                     let whole = parts.iter().find(|(p, _)| *p == part).map_or(&[][..], |(_, s)| *s);
-                    whole.get(from..to).ok_or(Error::Busy)?
+                    whole.get(from..to).ok_or(Error::Engine(EngineError::Busy))?
                 }
             };
             match io.write(piece) {
-                Ok(0) => return Err(Error::Closed),
+                Ok(0) => return Err(Error::Engine(EngineError::Closed)),
                 Ok(n) => {
                     let n = n.min(piece.len());
                     *sent += n;
@@ -472,7 +417,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
                 }
                 Err(e) if T::would_block(&e) => {
                     if !io.wait(true, self.timeout_ms).map_err(Error::Io)? {
-                        return Err(Error::Timeout);
+                        return Err(Error::Engine(EngineError::Timeout));
                     }
                 }
                 Err(e) => return Err(Error::Io(e)),

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use umqtt_native::codec::{Packet, PacketId, Publish, QoS, Will};
-use umqtt_native::driver::{ArgError, Awaited, Client, ConnectOptions, Error, Event, Message, Mode, ProtocolError};
+use umqtt_native::driver::{ArgError, Awaited, Client, ConnectOptions, EngineError, Error, Event, Message, Mode, ProtocolError};
 
 type C = Client<256, 256>;
 
@@ -68,9 +68,9 @@ fn connect_refused_gives_the_code() {
         let mut io = ScriptedTransport::hanging_up();
         io.push(&[0x20, 0x02, 0x00, code]);
         let mut c = C::new();
-        assert_eq!(c.connect(&mut io, &options(60, None)), Err(Error::Refused(code)));
+        assert_eq!(c.connect(&mut io, &options(60, None)), Err(Error::Engine(EngineError::Refused(code))));
         assert!(!c.is_connected());
-        assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtMostOnce, false), Err(Error::NotConnected));
+        assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtMostOnce, false), Err(Error::Engine(EngineError::NotConnected)));
         assert_eq!(io.written().len(), 1, "only the CONNECT went out");
     }
 }
@@ -82,12 +82,12 @@ fn connect_rejects_other_first_packets() {
         io.push(&h(reply));
         let mut c = C::new();
         let r = c.connect(&mut io, &options(0, None));
-        assert!(matches!(r, Err(Error::Protocol(_)) | Err(Error::Closed)), "{reply}: {r:?}");
+        assert!(matches!(r, Err(Error::Engine(EngineError::Protocol(_))) | Err(Error::Engine(EngineError::Closed))), "{reply}: {r:?}");
         assert!(!c.is_connected(), "{reply}");
     }
     // Closed before any answer.
     let mut io = ScriptedTransport::hanging_up();
-    assert_eq!(C::new().connect(&mut io, &options(0, None)), Err(Error::Closed));
+    assert_eq!(C::new().connect(&mut io, &options(0, None)), Err(Error::Engine(EngineError::Closed)));
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn connect_times_out_on_fake_clock() {
     }
     io.now = 7;
     let mut c = C::new();
-    assert_eq!(c.connect(&mut io, &options(0, Some(1500))), Err(Error::Timeout));
+    assert_eq!(c.connect(&mut io, &options(0, Some(1500))), Err(Error::Engine(EngineError::Timeout)));
     assert!(!c.is_connected());
     // It waited no longer than the limit, and not much shorter.
     assert_eq!(io.now - 7, 1500, "waits: {:?}", io.waits());
@@ -195,12 +195,12 @@ fn invalid_arguments_write_nothing() {
     let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, None);
     for topic in ["", "a/+", "a/#", "#", "a\0b"] {
-        assert!(matches!(c.publish(&mut io, topic, b"x", QoS::AtLeastOnce, false), Err(Error::InvalidArgument(_))), "{topic:?}");
+        assert!(matches!(c.publish(&mut io, topic, b"x", QoS::AtLeastOnce, false), Err(Error::Engine(EngineError::InvalidArgument(_)))), "{topic:?}");
     }
-    assert_eq!(c.publish(&mut io, "\0", b"", QoS::AtMostOnce, false), Err(Error::InvalidArgument(ArgError::TopicNul)));
+    assert_eq!(c.publish(&mut io, "\0", b"", QoS::AtMostOnce, false), Err(Error::Engine(EngineError::InvalidArgument(ArgError::TopicNul))));
     for filter in ["", "a/#/b", "a+", "#a", "a/\0"] {
-        assert!(matches!(c.subscribe(&mut io, filter, QoS::AtMostOnce), Err(Error::InvalidArgument(_))), "{filter:?}");
-        assert!(matches!(c.unsubscribe(&mut io, filter), Err(Error::InvalidArgument(_))), "{filter:?}");
+        assert!(matches!(c.subscribe(&mut io, filter, QoS::AtMostOnce), Err(Error::Engine(EngineError::InvalidArgument(_)))), "{filter:?}");
+        assert!(matches!(c.unsubscribe(&mut io, filter), Err(Error::Engine(EngineError::InvalidArgument(_)))), "{filter:?}");
     }
     assert!(io.written().is_empty());
     // No id was spent on them.
@@ -314,9 +314,9 @@ fn closed_and_broken_connections_are_fatal() {
     let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 0, None);
     let mut sink = VecSink::default();
-    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Closed));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Engine(EngineError::Closed)));
     assert!(!c.is_connected());
-    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::NotConnected));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Engine(EngineError::NotConnected)));
 
     let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<64, 64>(&mut io, 0, None);
@@ -332,7 +332,7 @@ fn packets_a_broker_must_not_send_drop_the_connection() {
         let mut c = connected::<64, 64>(&mut io, 0, None);
         let mut sink = VecSink::default();
         io.push(&h(bytes));
-        assert!(matches!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Protocol(_))), "{bytes}");
+        assert!(matches!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Engine(EngineError::Protocol(_)))), "{bytes}");
         assert!(!c.is_connected(), "{bytes}");
     }
 }
@@ -409,7 +409,7 @@ fn publish_while_awaiting_puback_is_delivered() {
     assert_eq!(io.take_writes(), vec![h("40 02 00 4D")], "the incoming message is acknowledged");
     assert_eq!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Done(0)));
     // Done means forgotten: the id no longer awaits anything.
-    assert!(matches!(c.await_ack(&mut io, &mut sink, id), Err(Error::InvalidArgument(_))));
+    assert!(matches!(c.await_ack(&mut io, &mut sink, id), Err(Error::Engine(EngineError::InvalidArgument(_)))));
 }
 
 #[test]
@@ -472,7 +472,7 @@ fn wrong_ack_kind_is_a_protocol_error() {
     let mut sink = VecSink::default();
     let id = c.publish(&mut io, "t", b"hi", QoS::ExactlyOnce, false).unwrap().unwrap();
     io.push(&h("40 02 00 01")); // PUBACK for a QoS 2 publish
-    assert!(matches!(c.await_ack(&mut io, &mut sink, id), Err(Error::Protocol(_))));
+    assert!(matches!(c.await_ack(&mut io, &mut sink, id), Err(Error::Engine(EngineError::Protocol(_)))));
     assert!(!c.is_connected());
 }
 
@@ -531,7 +531,7 @@ fn suback_failure_is_an_error() {
     let mut sink = VecSink::default();
     let s = c.subscribe(&mut io, "denied/#", QoS::AtLeastOnce).unwrap();
     io.push(&h("90 03 00 01 80"));
-    assert_eq!(c.await_ack(&mut io, &mut sink, s), Err(Error::SubscribeFailed));
+    assert_eq!(c.await_ack(&mut io, &mut sink, s), Err(Error::Engine(EngineError::SubscribeFailed)));
     assert!(c.is_connected(), "a refused subscription does not end the connection");
     let s = c.subscribe(&mut io, "ok", QoS::ExactlyOnce).unwrap();
     io.push(&h("90 03 00 02 01"));
@@ -595,8 +595,8 @@ fn refused_message_is_not_acknowledged() {
     io.push(&publish_bytes(QoS::AtLeastOnce, 1, false, "r", &[1u8; 300]));
     io.push(&publish_bytes(QoS::ExactlyOnce, 2, false, "r", b"q2"));
     io.push(&publish_bytes(QoS::AtMostOnce, 0, false, "ok", b"fine"));
-    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Sink));
-    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Sink));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Engine(EngineError::Sink)));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Engine(EngineError::Sink)));
     assert!(c.is_connected());
     assert!(io.written().is_empty(), "neither PUBACK nor PUBREC for refused messages");
     sink.refuse = false;
@@ -707,7 +707,7 @@ fn keepalive_timeout_without_answer() {
     let mut sink = VecSink::default();
     io.silence();
     io.silence();
-    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::KeepaliveTimeout));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Engine(EngineError::KeepaliveTimeout)));
     assert_eq!(io.take_writes(), vec![h("C0 00")], "one PINGREQ, then the verdict");
     assert_eq!(io.now, 10_000);
     assert!(!c.is_connected());
@@ -739,7 +739,7 @@ fn keepalive_in_check_mode_on_fake_clock() {
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
     assert!(io.written().is_empty(), "one PINGREQ per interval");
     io.now = io.now.wrapping_add(1);
-    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Err(Error::KeepaliveTimeout));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Err(Error::Engine(EngineError::KeepaliveTimeout)));
     assert!(!c.is_connected());
 }
 
@@ -768,7 +768,7 @@ fn keepalive_while_awaiting_ack() {
     io.take_writes();
     io.silence();
     io.silence();
-    assert_eq!(c.await_ack(&mut io, &mut sink, id), Err(Error::KeepaliveTimeout));
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Err(Error::Engine(EngineError::KeepaliveTimeout)));
     assert_eq!(io.take_writes(), vec![h("C0 00")]);
     assert_eq!(io.now, 6000);
 }
@@ -783,7 +783,7 @@ fn await_ack_times_out_and_can_resume() {
     let id = c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false).unwrap().unwrap();
     io.silence();
     let t0 = io.now;
-    assert_eq!(c.await_ack(&mut io, &mut sink, id), Err(Error::Timeout));
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Err(Error::Engine(EngineError::Timeout)));
     assert_eq!(io.now - t0, 2000);
     assert!(c.is_connected(), "a timeout leaves the connection up");
     io.push(&h("40 02 00 01"));
@@ -799,7 +799,7 @@ fn timeout_and_keepalive_together_take_the_nearer_limit() {
     io.take_writes();
     io.silence();
     io.silence();
-    assert_eq!(c.await_ack(&mut io, &mut sink, id), Err(Error::Timeout));
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Err(Error::Engine(EngineError::Timeout)));
     assert_eq!(io.now, 700);
     assert!(io.written().is_empty(), "no ping within 700 ms of a 60 s keepalive");
 }
@@ -858,8 +858,8 @@ fn too_many_in_flight_is_busy() {
     unique.dedup();
     assert_eq!(unique.len(), ids.len());
     io.take_writes();
-    assert_eq!(c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false), Err(Error::Busy));
-    assert_eq!(c.subscribe(&mut io, "t", QoS::AtMostOnce), Err(Error::Busy));
+    assert_eq!(c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false), Err(Error::Engine(EngineError::Busy)));
+    assert_eq!(c.subscribe(&mut io, "t", QoS::AtMostOnce), Err(Error::Engine(EngineError::Busy)));
     assert!(io.written().is_empty());
     // QoS 0 needs no id.
     assert_eq!(c.publish(&mut io, "t", b"", QoS::AtMostOnce, false), Ok(None));
@@ -876,7 +876,7 @@ fn abandoned_operation_is_reaped_when_acknowledged() {
     let mut sink = VecSink::default();
     let ids: Vec<PacketId> = (0..umqtt_native::session::MAX_OUTBOUND).map(|_| c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false).unwrap().unwrap()).collect();
     c.abandon(ids[0]);
-    assert_eq!(c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false), Err(Error::Busy), "still in flight");
+    assert_eq!(c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false), Err(Error::Engine(EngineError::Busy)), "still in flight");
     io.push(&[0x40, 0x02, 0x00, ids[0].get() as u8]);
     io.silence();
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(Some(Event::Control(0x40))));
@@ -896,7 +896,7 @@ fn reconnect_forgets_old_operations() {
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None));
     io.push(&CONNACK_OK);
     assert_eq!(c.connect(&mut io, &options(0, None)), Ok(false));
-    assert!(matches!(c.await_ack(&mut io, &mut sink, id), Err(Error::InvalidArgument(_))));
+    assert!(matches!(c.await_ack(&mut io, &mut sink, id), Err(Error::Engine(EngineError::InvalidArgument(_)))));
 }
 
 // ---- partial writes ---------------------------------------------------------
@@ -920,12 +920,12 @@ fn write_timeout_before_any_byte_keeps_the_connection() {
     let mut c = connected::<256, 256>(&mut io, 0, Some(1000));
     io.script_writes(&[WriteStep::WouldBlock]);
     io.script_writable(false);
-    assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false), Err(Error::Timeout));
+    assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false), Err(Error::Engine(EngineError::Timeout)));
     assert!(io.written().is_empty());
     assert!(c.is_connected(), "nothing went out: the stream is intact");
     // The failed publish awaits nothing.
     let mut sink = VecSink::default();
-    assert!(matches!(c.await_ack(&mut io, &mut sink, pid(1)), Err(Error::InvalidArgument(_))));
+    assert!(matches!(c.await_ack(&mut io, &mut sink, pid(1)), Err(Error::Engine(EngineError::InvalidArgument(_)))));
     assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false), Ok(Some(pid(2))));
 }
 
@@ -935,11 +935,11 @@ fn write_timeout_mid_packet_drops_the_connection() {
     let mut c = connected::<256, 256>(&mut io, 0, Some(1000));
     io.script_writes(&[WriteStep::Accept(4), WriteStep::WouldBlock]);
     io.script_writable(false);
-    assert_eq!(c.publish(&mut io, "t", b"hello", QoS::AtMostOnce, false), Err(Error::Timeout));
+    assert_eq!(c.publish(&mut io, "t", b"hello", QoS::AtMostOnce, false), Err(Error::Engine(EngineError::Timeout)));
     assert_eq!(io.written(), vec![h("30 08 00 01")]);
     // Half a packet is on the wire: nothing more may follow it on this connection.
     assert!(!c.is_connected());
-    assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtMostOnce, false), Err(Error::NotConnected));
+    assert_eq!(c.publish(&mut io, "t", b"x", QoS::AtMostOnce, false), Err(Error::Engine(EngineError::NotConnected)));
     assert_eq!(io.written().len(), 1);
 }
 
@@ -996,7 +996,7 @@ fn timeout_mid_message_keeps_the_partial_message() {
     io.silence();
     io.push(&bytes[100..]);
     io.push(&h("40 02 00 01"));
-    assert_eq!(c.await_ack(&mut io, &mut sink, id), Err(Error::Timeout));
+    assert_eq!(c.await_ack(&mut io, &mut sink, id), Err(Error::Engine(EngineError::Timeout)));
     assert!(c.is_connected());
     assert!(matches!(c.await_ack(&mut io, &mut sink, id), Ok(Awaited::Message(m)) if m.len == 256));
     assert_eq!(sink.messages, vec![("in".into(), payload)]);
@@ -1036,7 +1036,7 @@ fn topic_longer_than_rx_is_skipped_and_the_connection_stays() {
     bytes.extend(publish_bytes(QoS::AtMostOnce, 0, false, "short", b"next"));
     io.push(&bytes[..40]);
     io.push(&bytes[40..]);
-    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::TopicTooLong));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Engine(EngineError::TopicTooLong)));
     assert!(c.is_connected());
     assert!(io.take_writes().is_empty(), "a skipped message is not acknowledged");
     assert_eq!(next_acked(&mut c, &mut io, &mut sink, Mode::Wait(None)).len, 4);
@@ -1085,7 +1085,7 @@ fn qos2_refused_first_delivery_under_an_unreleased_id_is_delivered_when_redelive
     assert_eq!(next_acked(&mut c, &mut io, &mut sink, Mode::Wait(None)).len, 3);
     io.push(&publish_bytes(QoS::ExactlyOnce, 5, false, "q2", b"new"));
     sink.refuse = true;
-    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Sink));
+    assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Engine(EngineError::Sink)));
     sink.refuse = false;
     io.push(&publish_bytes(QoS::ExactlyOnce, 5, true, "q2", b"new"));
     assert_eq!(next_acked(&mut c, &mut io, &mut sink, Mode::Wait(None)).len, 3);
@@ -1099,7 +1099,7 @@ fn connack_of_the_wrong_length_is_named() {
     io.push(&h("20 03 00 00 00"));
     let mut c: Box<Client<64, 64>> = Box::new(Client::new());
     let err = c.connect(&mut io, &options(0, Some(1000))).unwrap_err();
-    assert_eq!(err, Error::Protocol(ProtocolError::ConnackLength));
+    assert_eq!(err, Error::Engine(EngineError::Protocol(ProtocolError::ConnackLength)));
 }
 
 // ---- resuming a session (MQTT 3.1.1 4.4) ------------------------------------
@@ -1192,11 +1192,11 @@ fn publishes_not_resumed_are_forgotten_at_the_next_call() {
     io.push(&h("40 02 00 01"));
     io.silence();
     assert_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(Some(Event::Control(0x40))));
-    assert!(matches!(c.await_ack(&mut io, &mut sink, ids[0]), Err(Error::InvalidArgument(_))));
+    assert!(matches!(c.await_ack(&mut io, &mut sink, ids[0]), Err(Error::Engine(EngineError::InvalidArgument(_)))));
     for _ in 1..umqtt_native::session::MAX_OUTBOUND {
         c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false).unwrap().unwrap();
     }
-    assert_eq!(c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false), Err(Error::Busy), "ids[2] still in flight");
+    assert_eq!(c.publish(&mut io, "t", b"", QoS::AtLeastOnce, false), Err(Error::Engine(EngineError::Busy)), "ids[2] still in flight");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use umqtt_native::codec::{self, varint, Packet, PacketId, Publish, QoS, Suback};
-use umqtt_native::driver::{Awaited, Client, Error, Event, Mode};
+use umqtt_native::driver::{Awaited, Client, EngineError, Error, Event, Mode};
 
 // ---- decoder --------------------------------------------------------------
 
@@ -210,12 +210,12 @@ fn drive<const RX: usize>(bytes: &[u8], cuts: &[Index], silences: &[bool], scena
                     delivered += 1;
                     check_message(&sink, m.len)?;
                 }
-                Ok(Awaited::Done(_)) | Err(Error::SubscribeFailed) => {
+                Ok(Awaited::Done(_)) | Err(Error::Engine(EngineError::SubscribeFailed)) => {
                     ended = true;
                     break;
                 }
                 // Not fatal (a refused message, a timeout): the wait may go on.
-                Err(Error::Sink | Error::Timeout | Error::TopicTooLong) if client.is_connected() => {}
+                Err(Error::Engine(EngineError::Sink) | Error::Engine(EngineError::Timeout) | Error::Engine(EngineError::TopicTooLong)) if client.is_connected() => {}
                 Err(e) => {
                     prop_assert!(!client.is_connected(), "{:?} left the connection up", e);
                     ended = true;
@@ -236,7 +236,7 @@ fn drive<const RX: usize>(bytes: &[u8], cuts: &[Index], silences: &[bool], scena
                 check_message(&sink, m.len)?;
             }
             Ok(_) => {}
-            Err(Error::Sink | Error::TopicTooLong) if client.is_connected() => {}
+            Err(Error::Engine(EngineError::Sink) | Error::Engine(EngineError::TopicTooLong)) if client.is_connected() => {}
             Err(e) => {
                 prop_assert!(!client.is_connected(), "{:?} left the connection up", e);
                 ended = true;

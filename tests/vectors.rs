@@ -10,6 +10,7 @@ use umqtt_native::codec::{
     Subscription, Unsubscribe,
 };
 use umqtt_native::driver::{self, Client, Event, Mode};
+use umqtt_native::driver::EngineError;
 use umqtt_testkit::codec_checks::{expected, expected_error, hello};
 use umqtt_testkit::driver_checks::onenet_options;
 
@@ -82,7 +83,7 @@ fn check_bad(name: &str, bytes: &[u8]) {
     io.push(bytes);
     let mut sink = VecSink::default();
     let r = client.wait_msg(&mut io, &mut sink, Mode::Wait(None));
-    assert_eq!(r, Err(driver::Error::Protocol(driver::ProtocolError::Codec(expected))), "{name}: driver");
+    assert_eq!(r, Err(driver::Error::Engine(EngineError::Protocol(driver::ProtocolError::Codec(expected)))), "{name}: driver");
     assert!(!client.is_connected(), "{name}: connection dropped");
     assert!(sink.messages.is_empty(), "{name}: nothing delivered");
     assert!(io.written().is_empty(), "{name}: nothing answered");
@@ -118,7 +119,7 @@ fn check(v: &Vector) {
             assert_eq!(io.reads, 2, "{name}: CONNACK and both PUBLISH in one read each");
             let want = (String::from(TOPIC), b"hello".to_vec());
             assert_eq!(sink.messages, vec![want.clone(), want], "{name}: sink");
-            assert_eq!(client.wait_msg(&mut io, &mut sink, Mode::Check), Err(driver::Error::Closed), "{name}: nothing more");
+            assert_eq!(client.wait_msg(&mut io, &mut sink, Mode::Check), Err(driver::Error::Engine(EngineError::Closed)), "{name}: nothing more");
         }
         _ => {
             // The packet each vector stands for is written down once, for this file and the
@@ -151,7 +152,7 @@ fn check_as_decoded(name: &str, b: &[u8], want: &Packet<'_>) {
             let r = client.connect(&mut io, &options(60, None));
             let want = match c.code {
                 ConnectReturnCode::Accepted => Ok(c.session_present),
-                code => Err(driver::Error::Refused(code as u8)),
+                code => Err(driver::Error::Engine(EngineError::Refused(code as u8))),
             };
             assert_eq!(r, want, "{name}: connect result");
             assert_eq!(client.is_connected(), want.is_ok(), "{name}: connected");

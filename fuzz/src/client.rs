@@ -33,7 +33,7 @@ use std::string::String;
 use std::vec::Vec;
 
 use umqtt_native::codec::{self, Packet, PacketId, PacketType, QoS, Will};
-use umqtt_native::driver::{Awaited, Client, ConnectOptions, Error, Event, Message, Mode, Sink, Transport};
+use umqtt_native::driver::{Awaited, Client, ConnectOptions, EngineError, Error, Event, Message, Mode, Sink, Transport};
 
 const MAX_OPS: usize = 64;
 /// Transport calls tolerated once the script has run out (each must end the session).
@@ -352,7 +352,7 @@ impl Op {
 }
 
 fn is_fatal<E>(e: &Error<E>) -> bool {
-    matches!(e, Error::Io(_) | Error::Closed | Error::Protocol(_) | Error::KeepaliveTimeout | Error::Refused(_))
+    matches!(e, Error::Io(_)) || matches!(e, Error::Engine(e) if e.is_fatal())
 }
 
 /// What the harness knows of the session, to check the client against.
@@ -455,11 +455,11 @@ fn session<const RX: usize, const TX: usize>(script: &Script<'_>) {
                     }
                     Err(e) => {
                         assert!(!client.is_connected(), "connect failed ({e:?}) but the client is connected");
-                        if matches!(e, Error::Refused(_)) {
+                        if matches!(e, Error::Engine(EngineError::Refused(_))) {
                             model.delivered_qos2.clear();
                         }
                         if options.password.is_some() && options.username.is_none() {
-                            assert!(matches!(e, Error::InvalidArgument(_)), "password without user: {e:?}");
+                            assert!(matches!(e, Error::Engine(EngineError::InvalidArgument(_))), "password without user: {e:?}");
                         }
                     }
                 }
@@ -528,7 +528,7 @@ fn session<const RX: usize, const TX: usize>(script: &Script<'_>) {
                         model.in_flight.retain(|&p| p != pid);
                     }
                     Ok(Awaited::Message(m)) => acked = check_event(&mut client, &mut model, &mut sink, &mut net, Event::Message(m)),
-                    Err(Error::SubscribeFailed) => model.in_flight.retain(|&p| p != pid),
+                    Err(Error::Engine(EngineError::SubscribeFailed)) => model.in_flight.retain(|&p| p != pid),
                     Err(_) => {}
                 }
                 result.err().or(acked).filter(is_fatal)
@@ -708,9 +708,9 @@ fn check_connect(written: &[Vec<u8>], o: &ConnectOptions<'_>) {
 /// Argument errors come from the arguments only.
 fn check_arg_errors<T: core::fmt::Debug, E: core::fmt::Debug>(result: &Result<T, Error<E>>, arg_valid: bool) {
     if !arg_valid {
-        assert!(matches!(result, Err(Error::InvalidArgument(_)) | Err(Error::NotConnected)), "invalid argument gave {result:?}");
+        assert!(matches!(result, Err(Error::Engine(EngineError::InvalidArgument(_))) | Err(Error::Engine(EngineError::NotConnected))), "invalid argument gave {result:?}");
     } else {
-        assert!(!matches!(result, Err(Error::InvalidArgument(_))), "valid argument refused: {result:?}");
+        assert!(!matches!(result, Err(Error::Engine(EngineError::InvalidArgument(_)))), "valid argument refused: {result:?}");
     }
 }
 

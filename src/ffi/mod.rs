@@ -16,7 +16,7 @@ use core::ffi::c_char;
 use core::ptr::NonNull;
 
 use crate::codec::{self, PacketId, QoS, Will};
-use crate::connection::{self, ArgError, Event, Part, TextArg, Transmit};
+use crate::connection::{self, ArgError, Connection, Event, Outgoing, Part, TextArg, Transmit};
 use crate::driver::{self, Awaited, Client, ConnectOptions, Mode, Transport};
 use crate::session::MessageRef;
 pub use bindings::*;
@@ -243,14 +243,6 @@ unsafe fn message_bytes<'m>(env: &umqtt_env_t, m: &MessageRef) -> Option<(&'m st
 }
 
 /// A message of the C ABI, checked: topic, payload, QoS, retain and handles.
-struct Outgoing<'m> {
-    topic: &'m str,
-    payload: &'m [u8],
-    qos: QoS,
-    retain: bool,
-    handles: Option<(usize, usize)>,
-}
-
 unsafe fn outgoing<'m>(m: &umqtt_message_t) -> Result<Outgoing<'m>, ArgError> {
     let Ok(Some(topic)) = text(&m.topic) else { return Err(ArgError::NotUtf8(TextArg::Topic)) };
     let qos = qos(m.qos).ok_or(ArgError::Qos)?;
@@ -430,7 +422,7 @@ pub unsafe extern "C" fn umqtt_publish_message(client: *mut umqtt_client_t, env:
             Err(e) => return c.invalid(e),
         };
         let mut same = |r: &MessageRef| same_message(env, r, m.topic, m.payload);
-        match c.client.publish_message(&mut io, m.topic, m.payload, m.qos, m.retain, m.handles, &mut same) {
+        match c.client.publish_message(&mut io, &m, &mut same) {
             Ok(pid) => pid.map_or(0, |p| i32::from(p.get())),
             Err(e) => c.fail(e),
         }
@@ -639,7 +631,7 @@ pub unsafe extern "C" fn umqtt_step_publish(client: *mut umqtt_client_t, env: *c
         };
         let before = c.client.connection().borrows();
         let mut same = |r: &MessageRef| same_message(env, r, m.topic, m.payload);
-        let result = c.client.connection().publish(m.topic, m.payload, m.qos, m.retain, m.handles, &mut same);
+        let result = c.client.connection().publish(&m, &mut same);
         c.lend(before, &[(Part::Topic, raw.topic), (Part::Payload, raw.payload)]);
         step_result(c, result.map(ticket_code))
     })
@@ -668,28 +660,27 @@ pub unsafe extern "C" fn umqtt_step_unsubscribe(client: *mut umqtt_client_t, fil
     })
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn umqtt_step_ping(client: *mut umqtt_client_t, now_ms: u32) -> i32 {
+/// A step operation that queues one packet and has no ticket: UMQTT_DONE or the error code.
+unsafe fn step_queue(client: *mut umqtt_client_t, op: impl FnOnce(&mut Connection<RX_CAPACITY, TX_CAPACITY>) -> Result<(), connection::Error>) -> i32 {
     with_connection!(client, |c| {
-        let result = c.client.connection().ping(now_ms);
+        let result = op(c.client.connection());
         step_result(c, result.map(|_| UMQTT_DONE as i32))
     })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn umqtt_step_ping(client: *mut umqtt_client_t, now_ms: u32) -> i32 {
+    step_queue(client, |conn| conn.ping(now_ms))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_disconnect(client: *mut umqtt_client_t) -> i32 {
-    with_connection!(client, |c| {
-        let result = c.client.connection().disconnect();
-        step_result(c, result.map(|_| UMQTT_DONE as i32))
-    })
+    step_queue(client, |conn| conn.disconnect())
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_ack(client: *mut umqtt_client_t, packet_id: u16) -> i32 {
-    with_connection!(client, |c| {
-        let result = c.client.connection().ack(packet_id);
-        step_result(c, result.map(|_| UMQTT_DONE as i32))
-    })
+    step_queue(client, |conn| conn.ack(packet_id))
 }
 
 #[no_mangle]

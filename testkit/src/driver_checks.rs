@@ -6,7 +6,7 @@ use crate::check::{Check, Fail, Harness, Hex};
 use crate::mem::{MemError, MemIo, MemSink};
 use crate::{ensure, ensure_eq};
 use umqtt_native::codec::{self, varint, ConnectReturnCode, Packet, PacketId, Publish, QoS, Will};
-use umqtt_native::driver::{Awaited, Client, ConnectOptions, Error, Event, Message, Mode};
+use umqtt_native::driver::{Awaited, Client, ConnectOptions, EngineError, Error, Event, Message, Mode};
 use umqtt_native::session::{Keepalive, Pending, Reply, Session, SessionError, MAX_INBOUND_QOS2, MAX_OUTBOUND};
 
 type C = Client<256, 256>;
@@ -39,7 +39,7 @@ pub fn run<W: core::fmt::Write>(h: &mut Harness<W>) {
         io.push(vector("suback-q0"));
         let mut c = C::new();
         let r = c.connect(&mut io, &opts(0));
-        ensure!(matches!(r, Err(Error::Protocol(_))), "connect: {r:?}");
+        ensure!(matches!(r, Err(Error::Engine(EngineError::Protocol(_)))), "connect: {r:?}");
         ensure!(!c.is_connected(), "connected after a bad first packet");
         Ok(())
     });
@@ -75,7 +75,7 @@ pub fn run<W: core::fmt::Write>(h: &mut Harness<W>) {
     h.check("check", "closed-by-broker", || {
         let (mut io, mut c) = connected_client()?;
         io.closed = true;
-        ensure_eq!(c.wait_msg(&mut io, &mut MemSink::new(), Mode::Check), Err(Error::Closed), "check_msg");
+        ensure_eq!(c.wait_msg(&mut io, &mut MemSink::new(), Mode::Check), Err(Error::Engine(EngineError::Closed)), "check_msg");
         ensure!(!c.is_connected(), "still connected");
         Ok(())
     });
@@ -207,7 +207,7 @@ fn connect_will() -> Check {
         other => return Err(Fail::new(format_args!("CONNECT sent does not decode: {:?}", other.map(|r| r.map(|(_, n)| n))))),
     }
     let bad = ConnectOptions { will: Some(Will { topic: "a/#", ..will }), ..opts(0) };
-    ensure!(matches!(C::new().connect(&mut io, &bad), Err(Error::InvalidArgument(_))), "will topic a/# accepted");
+    ensure!(matches!(C::new().connect(&mut io, &bad), Err(Error::Engine(EngineError::InvalidArgument(_)))), "will topic a/# accepted");
     Ok(())
 }
 
@@ -215,9 +215,9 @@ fn connect_refused() -> Check {
     let mut io = mem_io();
     io.push(vector("connack-rc5"));
     let mut c = C::new();
-    ensure_eq!(c.connect(&mut io, &opts(0)), Err(Error::Refused(5)), "connect");
+    ensure_eq!(c.connect(&mut io, &opts(0)), Err(Error::Engine(EngineError::Refused(5))), "connect");
     ensure!(!c.is_connected(), "connected after a refusal");
-    ensure_eq!(c.publish(&mut io, "a", b"x", QoS::AtMostOnce, false), Err(Error::NotConnected), "publish after refusal");
+    ensure_eq!(c.publish(&mut io, "a", b"x", QoS::AtMostOnce, false), Err(Error::Engine(EngineError::NotConnected)), "publish after refusal");
     Ok(())
 }
 
@@ -225,7 +225,7 @@ fn connect_timeout() -> Check {
     let mut io = mem_io();
     let start = io.now;
     let mut c = C::new();
-    ensure_eq!(c.connect(&mut io, &ConnectOptions { timeout_ms: Some(3000), ..opts(0) }), Err(Error::Timeout), "connect");
+    ensure_eq!(c.connect(&mut io, &ConnectOptions { timeout_ms: Some(3000), ..opts(0) }), Err(Error::Engine(EngineError::Timeout)), "connect");
     let waited = io.now.wrapping_sub(start);
     ensure!((3000..=3001).contains(&waited), "waited {waited} ms of simulated time, want 3000");
     ensure!(!c.is_connected(), "connected without CONNACK");
@@ -336,11 +336,11 @@ fn publish_invalid_topic() -> Check {
     let (mut io, mut c) = connected_client()?;
     for topic in ["", "a/+", "#"] {
         let r = c.publish(&mut io, topic, b"x", QoS::AtLeastOnce, false);
-        ensure!(matches!(r, Err(Error::InvalidArgument(_))), "publish to {topic:?}: {r:?}");
+        ensure!(matches!(r, Err(Error::Engine(EngineError::InvalidArgument(_)))), "publish to {topic:?}: {r:?}");
     }
     for filter in ["", "a#", "a/#/b"] {
         let r = c.subscribe(&mut io, filter, QoS::AtMostOnce);
-        ensure!(matches!(r, Err(Error::InvalidArgument(_))), "subscribe to {filter:?}: {r:?}");
+        ensure!(matches!(r, Err(Error::Engine(EngineError::InvalidArgument(_)))), "subscribe to {filter:?}: {r:?}");
     }
     ensure!(c.is_connected(), "invalid arguments dropped the connection");
     writes_are(&io, &[])
@@ -358,7 +358,7 @@ fn publish_busy() -> Check {
             other => return Err(Fail::new(format_args!("publish: {other:?}"))),
         }
     }
-    ensure_eq!(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false), Err(Error::Busy), "publish beyond MAX_OUTBOUND");
+    ensure_eq!(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false), Err(Error::Engine(EngineError::Busy)), "publish beyond MAX_OUTBOUND");
     ensure!(c.is_connected(), "Busy dropped the connection");
     // Acks arrive in reverse order, all in one read.
     let mut acks = [0u8; 4 * MAX_OUTBOUND];
@@ -393,7 +393,7 @@ fn subscribe_failure() -> Check {
     let p = c.subscribe(&mut io, "app_topic", QoS::AtLeastOnce).map_err(|e| Fail::new(format_args!("subscribe: {e:?}")))?;
     let [hi, lo] = p.get().to_be_bytes();
     io.push(&[0x90, 0x03, hi, lo, 0x80]);
-    ensure_eq!(c.await_ack(&mut io, &mut sink, p), Err(Error::SubscribeFailed), "await SUBACK 0x80");
+    ensure_eq!(c.await_ack(&mut io, &mut sink, p), Err(Error::Engine(EngineError::SubscribeFailed)), "await SUBACK 0x80");
     ensure!(c.is_connected(), "a refused subscription dropped the connection");
     Ok(())
 }
@@ -425,7 +425,7 @@ fn disconnect() -> Check {
     ensure_eq!(c.disconnect(&mut io), Ok(()), "disconnect");
     writes_are(&io, &[vector("disconnect")])?;
     ensure!(!c.is_connected(), "connected after disconnect");
-    ensure_eq!(c.wait_msg(&mut io, &mut MemSink::new(), Mode::Check), Err(Error::NotConnected), "check_msg after disconnect");
+    ensure_eq!(c.wait_msg(&mut io, &mut MemSink::new(), Mode::Check), Err(Error::Engine(EngineError::NotConnected)), "check_msg after disconnect");
     Ok(())
 }
 
@@ -519,7 +519,7 @@ fn inbound_sink_refuses() -> Check {
     sink.refuse = true;
     let mut buf = [0u8; 32];
     io.push(publish_bytes(&mut buf, QoS::AtLeastOnce, 3, false, "r", b"refused"));
-    ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Err(Error::Sink), "check_msg");
+    ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Err(Error::Engine(EngineError::Sink)), "check_msg");
     writes_are(&io, &[])?; // not acknowledged
     ensure!(c.is_connected(), "a refusing sink dropped the connection");
     sink.refuse = false;
@@ -557,7 +557,7 @@ fn malformed(what: &str, bytes: &[u8]) -> Check {
     };
     io.push(input);
     let r = c.wait_msg(&mut io, &mut MemSink::new(), Mode::Check);
-    ensure!(matches!(r, Err(Error::Protocol(_))), "check_msg: {r:?}, want a protocol error");
+    ensure!(matches!(r, Err(Error::Engine(EngineError::Protocol(_)))), "check_msg: {r:?}, want a protocol error");
     ensure!(!c.is_connected(), "still connected after a protocol error");
     Ok(())
 }
@@ -567,7 +567,7 @@ fn wrong_ack_kind() -> Check {
     let p = publish_id(c.publish(&mut io, "t", b"x", QoS::AtLeastOnce, false))?;
     io.push(&ack(0x70, p)); // PUBCOMP for a QoS 1 publish
     let r = c.await_ack(&mut io, &mut MemSink::new(), p);
-    ensure!(matches!(r, Err(Error::Protocol(_))), "await: {r:?}");
+    ensure!(matches!(r, Err(Error::Engine(EngineError::Protocol(_)))), "await: {r:?}");
     ensure!(!c.is_connected(), "still connected");
     Ok(())
 }
@@ -590,7 +590,7 @@ fn keepalive_ping() -> Check {
     io.now += 4999;
     ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Ok(None), "no answer yet");
     io.now += 1;
-    ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Err(Error::KeepaliveTimeout), "no PINGRESP");
+    ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::Check), Err(Error::Engine(EngineError::KeepaliveTimeout)), "no PINGRESP");
     ensure!(!c.is_connected(), "still connected after keepalive timeout");
     Ok(())
 }
@@ -600,7 +600,7 @@ fn keepalive_wait_msg() -> Check {
     let mut c: C = connected(&mut io, 4)?;
     let start = io.now;
     let r = c.wait_msg(&mut io, &mut MemSink::new(), Mode::Wait(None));
-    ensure_eq!(r, Err(Error::KeepaliveTimeout), "wait_msg with a silent broker");
+    ensure_eq!(r, Err(Error::Engine(EngineError::KeepaliveTimeout)), "wait_msg with a silent broker");
     writes_are(&io, &[&[0xC0, 0x00]])?;
     let waited = io.now.wrapping_sub(start);
     ensure_eq!(waited, 4000, "simulated ms waited");
@@ -670,7 +670,7 @@ fn session_resume_qos2() -> Check {
     io.push(&ack(0x50, p));
     ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Ok(Some(Event::Control(0x50))), "PUBREC");
     io.closed = true;
-    ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Closed), "broken connection");
+    ensure_eq!(c.wait_msg(&mut io, &mut sink, Mode::Wait(None)), Err(Error::Engine(EngineError::Closed)), "broken connection");
     io.closed = false;
     io.push(&[0x20, 0x02, 0x01, 0x00]);
     let mut o = opts(0);
