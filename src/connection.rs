@@ -311,6 +311,7 @@ impl<const TX: usize> TxQueue<TX> {
         TxQueue { buf: [0; TX], start: 0, end: 0, marks: Vec::new(), mark_sent: 0 }
     }
 
+    #[inline]
     fn is_empty(&self) -> bool {
         self.start == self.end && self.marks.is_empty()
     }
@@ -751,6 +752,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     }
 
     /// Whether output waits to be written.
+    #[inline]
     pub fn wants_write(&self) -> bool {
         !self.tx.is_empty()
     }

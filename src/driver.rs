@@ -383,7 +383,15 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
 
     /// Writes everything queued: the caller's `parts` for borrowed pieces. Part of a packet on
     /// the wire leaves the stream unusable: any failure after the first byte drops the connection.
+    #[inline]
     fn flush<T: Transport>(&mut self, io: &mut T, parts: &Parts<'_>) -> Result<(), Error<T::Error>> {
+        if !self.conn.wants_write() {
+            return Ok(()); // most passes of a wait: nothing was queued
+        }
+        self.flush_queued(io, parts)
+    }
+
+    fn flush_queued<T: Transport>(&mut self, io: &mut T, parts: &Parts<'_>) -> Result<(), Error<T::Error>> {
         let mut sent = 0;
         let result = self.write_queued(io, parts, &mut sent);
         if let Err(e) = &result {
