@@ -612,14 +612,16 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             return Ok(None);
         };
         let kept = self.session.resume_kept();
-        if kept && unsent.state == Pending::Pubcomp {
-            self.enqueue(&Packet::Pubrel(unsent.pid), &[])?;
-            self.session.resent(unsent.ticket, None);
+        if unsent.state == Pending::Pubcomp {
+            // PUBREC came: the broker has the message. A kept session finishes it with PUBREL;
+            // a new one has nothing to finish, and sending it again would deliver it twice.
+            if kept {
+                self.enqueue(&Packet::Pubrel(unsent.pid), &[])?;
+                self.session.resent(unsent.ticket, None);
+            } else {
+                self.session.complete(unsent.ticket);
+            }
             self.retry_window = true;
-            return Ok(Some(unsent.ticket));
-        }
-        if kept && matches!(unsent.state, Pending::Done(_)) {
-            self.session.resent(unsent.ticket, None);
             return Ok(Some(unsent.ticket));
         }
         let Some((topic, payload)) = bytes(&unsent.message) else {
@@ -874,9 +876,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 return Ok(None);
             }
         }
-        if let Phase::AwaitingConnack { .. } = self.phase {
-            return self.handle_connack();
-        }
+        let connecting = self.is_connecting();
         if self.phase == Phase::Closed {
             return Err(Error::NotConnected);
         }
@@ -891,6 +891,12 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         let Some(header) = codec::parse_fixed_header(buffered)? else {
             return Ok(None);
         };
+        if connecting && header.kind != PacketType::Connack {
+            return Err(Error::Protocol(ProtocolError::FirstPacketNotConnack));
+        }
+        if connecting && header.remaining_len != 2 {
+            return Err(Error::Protocol(ProtocolError::ConnackLength));
+        }
         if header.kind == PacketType::Publish {
             return self.begin_inflow(sink, header);
         }
@@ -901,38 +907,20 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             return Ok(None);
         };
         let packet = codec::decode_from_broker(header, body)?;
-        // A CONNACK here (the connection is open) is refused by the session.
-        let reply = self.session.on_control(&packet)?;
         self.rx_start += header.packet_len();
-        if let Some(reply) = reply {
+        if let (true, Packet::Connack(ack)) = (connecting, &packet) {
+            self.session.on_connack(ack.code, ack.session_present);
+            if ack.code != codec::ConnectReturnCode::Accepted {
+                return Err(Error::Refused(ack.code as u8));
+            }
+            self.phase = Phase::Open;
+            return Ok(Some(Event::Connected { session_present: ack.session_present }));
+        }
+        // A CONNACK here (the connection is open) is refused by the session.
+        if let Some(reply) = self.session.on_control(&packet)? {
             self.enqueue(&reply.packet(), &[])?;
         }
         Ok(Some(Event::Control(header.first_byte)))
-    }
-
-    fn handle_connack(&mut self) -> Result<Option<Event>, Error> {
-        let Some(header) = codec::parse_fixed_header(self.buffered())? else {
-            return Ok(None);
-        };
-        if header.kind != PacketType::Connack {
-            return Err(Error::Protocol(ProtocolError::FirstPacketNotConnack));
-        }
-        if header.remaining_len != 2 {
-            return Err(Error::Protocol(ProtocolError::ConnackLength));
-        }
-        let Some(body) = self.buffered().get(header.header_len..header.packet_len()) else {
-            return Ok(None);
-        };
-        let Packet::Connack(ack) = codec::decode_from_broker(header, body)? else {
-            return Err(Error::Protocol(ProtocolError::FirstPacketNotConnack));
-        };
-        self.rx_start += header.packet_len();
-        self.session.on_connack(ack.code, ack.session_present);
-        if ack.code != codec::ConnectReturnCode::Accepted {
-            return Err(Error::Refused(ack.code as u8));
-        }
-        self.phase = Phase::Open;
-        Ok(Some(Event::Connected { session_present: ack.session_present }))
     }
 
     /// A PUBLISH header is buffered: once its topic is in, announce it to the sink.
@@ -1166,6 +1154,24 @@ mod tests {
         c.connect(&ConnectOptions { timeout_ms: Some(500), ..options() }, 100).unwrap();
         assert_eq!(c.tick(400), Ok(Some(200)));
         assert_eq!(c.tick(600), Err(Error::Timeout));
+    }
+
+    #[test]
+    fn a_qos2_publish_past_pubrec_is_not_sent_again_to_a_new_session() {
+        let (mut c, mut sink) = open();
+        let t = c.publish(&msg("t", b"m", QoS::ExactlyOnce, Some((1, 2))), &mut |_| false).unwrap().unwrap();
+        written(&mut c);
+        feed(&mut c, &mut sink, &[0x50, 2, 0, 1]);
+        assert_eq!(c.handle(&mut sink), Ok(Some(Event::Control(0x50))));
+        assert_eq!(&written(&mut c)[..], &[0x62, 2, 0, 1]);
+        c.reset();
+        c.connect(&ConnectOptions { clean_session: false, ..options() }, 0).unwrap();
+        written(&mut c);
+        feed(&mut c, &mut sink, &[0x20, 2, 0, 0]);
+        assert_eq!(c.handle(&mut sink), Ok(Some(Event::Connected { session_present: false })));
+        assert_eq!(c.resend_next(&mut |_| Some(("t", &b"m"[..]))), Ok(Some(t)));
+        assert!(!c.wants_write(), "the broker had it (PUBREC): nothing goes out again");
+        assert_eq!(c.status(t), Ok(Some(0)));
     }
 
     #[test]

@@ -286,6 +286,15 @@ impl Session {
         }
     }
 
+    /// The unfinished publish `ticket` needs nothing more (the broker that had it is gone with
+    /// its session): done, for whoever awaits it (a retry of it too, until the next operation).
+    pub fn complete(&mut self, ticket: PacketId) {
+        if let Some(o) = self.outbound.iter_mut().find(|o| o.ticket == ticket) {
+            o.unsent = false;
+            o.state = Pending::Done(0);
+        }
+    }
+
     /// A publish the caller gave up on (its call failed) whose message is `message`, still
     /// unfinished: its ticket, so that a retry of the same message awaits it instead of sending
     /// it twice. The caller compares the bytes behind the handles.

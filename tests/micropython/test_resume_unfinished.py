@@ -5,6 +5,7 @@
 #   QoS 2 after PUBREC, session kept  -> PUBREL again for the same id, no second PUBLISH
 #   QoS 1 before PUBACK, session kept -> PUBLISH again with DUP=1, same id
 #   QoS 2 before PUBREC, session lost -> PUBLISH as a new message (new id), exactly once
+#   QoS 2 after PUBREC, session lost  -> nothing again (the broker had it)
 #   a publish() from a callback under an outer publish() -> both again under their ids
 # and a plain umqtt.simple-style client (no retry) gets the same from connect() alone; only the
 # publish() right after connect() is taken for the retry.
@@ -80,6 +81,20 @@ c.publish(b"t/q2", b"m", qos=2)
 c.publish(b"t/next", b"n", qos=1)
 c.disconnect()
 eq([kind(x) for x in log(fid)], ["10", "34:1", "10", "34:2", "62:2", "32:3", "e0"], "session lost")
+
+# QoS 2 after PUBREC, and the broker lost the session: it had the message, so nothing goes out
+# again (a second PUBLISH would deliver it twice) and umqtt.robust's retry sends nothing either.
+fid, port = fake_broker(["accept"], ["recv"], ["send", CONNACK_NEW], ["recv"], ["send", "50020001"], ["recv"],
+                        ["close"],
+                        ["accept"], ["recv"], ["send", CONNACK_NEW], ["recv"], ["send", "40020002"], ["recv"],
+                        ["drain", 0.3])
+c = robust_client(port)
+c.connect(clean_session=False)
+c.publish(b"t/q2", b"m", qos=2)
+eq(c.reconnects, 1, "reconnects")
+c.publish(b"t/next", b"n", qos=1)
+c.disconnect()
+eq([kind(x) for x in log(fid)], ["10", "34:1", "62:1", "10", "32:2", "e0"], "session lost after PUBREC")
 
 # A callback publishes while an outer publish() waits, and the connection breaks under the inner
 # one: umqtt.robust reconnects inside the callback; both go out again under their ids, and the
