@@ -221,8 +221,7 @@ impl Session {
         self.connected = false;
         self.keepalive_ms = u32::from(keepalive_s) * 1000;
         if clean_session {
-            self.outbound.clear();
-            self.forget_stale_handles();
+            self.retain_outbound(|_| false);
         }
         self.ping_sent_at = None;
         self.last_tx = now;
@@ -248,8 +247,7 @@ impl Session {
         self.ping_sent_at = None;
         // Acknowledgements owed on this connection: the broker delivers those messages again.
         self.owed.clear();
-        self.outbound.retain(|o| o.state.is_unfinished_publish() || (matches!(o.state, Pending::Done(_)) && !o.abandoned));
-        self.forget_stale_handles();
+        self.retain_outbound(|o| o.state.is_unfinished_publish() || (matches!(o.state, Pending::Done(_)) && !o.abandoned));
         for o in self.outbound.iter_mut() {
             o.unsent = o.state.is_unfinished_publish();
         }
@@ -311,14 +309,12 @@ impl Session {
 
     /// Forgets the unfinished publishes nobody resumed.
     fn drop_unsent(&mut self) {
-        self.outbound.retain(|o| !o.unsent);
-        self.forget_stale_handles();
+        self.retain_outbound(|o| !o.unsent);
     }
 
     /// Forgets the unfinished publishes nobody can send again (no handles on their message).
     fn drop_unsent_without_message(&mut self) {
-        self.outbound.retain(|o| !o.unsent || o.message.is_some());
-        self.forget_stale_handles();
+        self.retain_outbound(|o| !o.unsent || o.message.is_some());
     }
 
     /// A packet id that is not 0 and not in flight. A new operation ends the resuming:
@@ -390,13 +386,11 @@ impl Session {
 
     /// Forgets `ticket` (its packet could not be sent).
     pub fn untrack(&mut self, ticket: PacketId) {
-        self.outbound.retain(|o| o.ticket != ticket);
-        self.forget_stale_handles();
+        self.retain_outbound(|o| o.ticket != ticket);
     }
 
     fn reap(&mut self) {
-        self.outbound.retain(|o| !(o.abandoned && matches!(o.state, Pending::Done(_))));
-        self.forget_stale_handles();
+        self.retain_outbound(|o| !(o.abandoned && matches!(o.state, Pending::Done(_))));
     }
 
     pub fn on_sent(&mut self, now: u32) {
@@ -548,10 +542,11 @@ impl Session {
 }
 
 impl Session {
-    /// Overwrites the slots past the outbound list's end: removing entries leaves copies of
-    /// them there, and a garbage collector that scans the engine's memory conservatively
-    /// (MicroPython's) would keep the objects behind their message handles alive.
-    fn forget_stale_handles(&mut self) {
+    /// Keeps the outbound entries `keep` says, and overwrites the slots that freed: removing
+    /// entries leaves copies of them past the list's end, and a garbage collector that scans the
+    /// engine's memory conservatively (MicroPython's) would keep the objects behind their message
+    /// handles alive.
+    fn retain_outbound(&mut self, keep: impl FnMut(&Outbound) -> bool) {
         const BLANK: Outbound = Outbound {
             ticket: PacketId::MAX,
             pid: PacketId::MAX,
@@ -560,9 +555,16 @@ impl Session {
             abandoned: false,
             unsent: false,
         };
-        let len = self.outbound.len();
-        while self.outbound.push(BLANK).is_ok() {}
-        self.outbound.truncate(len);
+        let before = self.outbound.len();
+        self.outbound.retain(keep);
+        let after = self.outbound.len();
+        if after == before {
+            return;
+        }
+        for _ in after..before {
+            let _ = self.outbound.push(BLANK);
+        }
+        self.outbound.truncate(after);
     }
 }
 
