@@ -16,6 +16,9 @@
 
 #define PINGRESP (0xd0)
 
+// publish() gives the engine its topic and message objects as uintptr_t handles.
+MP_STATIC_ASSERT(sizeof(mp_obj_t) <= sizeof(uintptr_t));
+
 static const mp_obj_type_t umqtt_type_MQTTClient;
 
 // The client behind self_in, which may be an instance of a Python subclass.

@@ -131,9 +131,10 @@ typedef struct umqtt_event {
 /* An outgoing message. topic_ref and payload_ref are the caller's handles on
  * its topic and payload (MicroPython: the objects), kept by the engine while
  * a QoS 1/2 publish is unfinished, so that it can send it again after a
- * reconnect (env->message gives the bytes back); 0 and 0: no handles (the
- * publish is then resumed only by umqtt_resume). The engine's memory holds
- * them, so a garbage collector that scans the client sees them. */
+ * reconnect (env->message gives the bytes back); 0 and 0: no handles (such
+ * a publish is not sent again, but a PUBREL still owed for it is). The
+ * engine's memory holds them, so a garbage collector that scans the client
+ * sees them (and slots it frees are overwritten). */
 typedef struct umqtt_message {
     umqtt_bytes_t topic;
     umqtt_bytes_t payload;
@@ -195,12 +196,12 @@ int32_t umqtt_adopt(umqtt_client_t *client, const umqtt_env_t *env, uint16_t kee
  * larger one as its header, then the payload straight from payload.ptr. */
 int32_t umqtt_publish(umqtt_client_t *client, const umqtt_env_t *env, umqtt_bytes_t topic,
     umqtt_bytes_t payload, uint8_t qos, uint8_t retain);
-/* umqtt_publish with handles on the message (see umqtt_message_t). The first
- * QoS 1/2 publish after umqtt_connect whose topic, payload, qos and retain are
- * those of an unfinished publish whose caller gave up (umqtt_abandon: its
- * call failed with the connection, and umqtt_connect sent it again) sends
- * nothing and returns that publish's ticket: a retry (umqtt.robust's) is
- * awaited instead of delivered twice. */
+/* umqtt_publish with handles on the message (see umqtt_message_t). Right
+ * after umqtt_connect sent unfinished publishes again (before any other call
+ * or wait), a QoS 1/2 publish whose topic, payload, qos and retain are those
+ * of one whose caller gave up (umqtt_abandon: its await failed) sends nothing
+ * and returns that publish's ticket: a retry (umqtt.robust's) is awaited
+ * instead of delivered twice. */
 int32_t umqtt_publish_message(umqtt_client_t *client, const umqtt_env_t *env,
     const umqtt_message_t *message);
 /* Send SUBSCRIBE for one filter. Returns a ticket for umqtt_await. */
@@ -268,7 +269,8 @@ int32_t umqtt_step_connect(umqtt_client_t *client, const umqtt_connect_options_t
 int32_t umqtt_step_resend(umqtt_client_t *client, const umqtt_env_t *env);
 /* Queue a PUBLISH: 0 at QoS 0, else a ticket (umqtt_step_status). Packets of
  * small messages queue behind each other (several publishes in flight);
- * UMQTT_ERR_WOULD_BLOCK: the queue holds a large payload, write it first. */
+ * UMQTT_ERR_WOULD_BLOCK: the queue is full or holds a large payload, write
+ * it first. */
 int32_t umqtt_step_publish(umqtt_client_t *client, const umqtt_env_t *env,
     const umqtt_message_t *message);
 /* Queue SUBSCRIBE / UNSUBSCRIBE for one filter; returns a ticket. */
@@ -279,12 +281,15 @@ int32_t umqtt_step_ping(umqtt_client_t *client, uint32_t now_ms);
 int32_t umqtt_step_disconnect(umqtt_client_t *client);
 /* Queue the PUBACK/PUBREC owed for a delivered message (see umqtt_ack). */
 int32_t umqtt_step_ack(umqtt_client_t *client, uint16_t packet_id);
-/* The next piece of output: 1 with *data and *len set, 0 when nothing waits. */
+/* The next piece of output: 1 with *data and *len set, 0 when nothing waits.
+ * The piece stays valid until the next call on the client (a queued
+ * operation may move the buffered bytes): write it, then umqtt_step_written. */
 int32_t umqtt_step_output(umqtt_client_t *client, const uint8_t **data, size_t *len);
 /* n bytes of the piece umqtt_step_output gave were written at now_ms. */
 void umqtt_step_written(umqtt_client_t *client, size_t n, uint32_t now_ms);
-/* Where the next read goes (*buf, *len > 0): the receive buffer, or straight
- * the payload buffer the sink gave for the message being received. */
+/* Where the next read goes (1 and *buf, *len > 0): the receive buffer, or
+ * straight the payload buffer the sink gave for the message being received;
+ * 0 when the receive buffer is full (handle events first). */
 int32_t umqtt_step_input(umqtt_client_t *client, uint8_t **buf, size_t *len);
 /* n > 0 bytes were read into it (a closed transport is the caller's error). */
 void umqtt_step_received(umqtt_client_t *client, size_t n);

@@ -60,12 +60,19 @@ impl ProtocolError {
 /// An argument the protocol does not allow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArgError {
+    /// An empty topic name.
     TopicEmpty,
+    /// A topic name with U+0000.
     TopicNul,
+    /// A topic name with `+` or `#`.
     TopicWildcard,
+    /// An empty topic filter.
     FilterEmpty,
+    /// A topic filter with U+0000.
     FilterNul,
+    /// A topic filter whose wildcards break MQTT's rules.
     FilterMalformed,
+    /// A will topic that is no valid topic name.
     WillTopic,
     /// client_id or user holds U+0000.
     IdNul,
@@ -83,9 +90,13 @@ pub enum ArgError {
 /// The text arguments of the C ABI, for [`ArgError::NotUtf8`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TextArg {
+    /// CONNECT's client identifier.
     ClientId,
+    /// CONNECT's user name.
     User,
+    /// CONNECT's will topic.
     WillTopic,
+    /// A PUBLISH topic or a topic filter.
     Topic,
 }
 
@@ -225,10 +236,15 @@ pub struct ConnectOptions<'a> {
 /// MicroPython objects) an unfinished QoS 1/2 publish of it is sent again after a reconnect.
 #[derive(Clone, Copy, Debug)]
 pub struct Outgoing<'m> {
+    /// The topic name (no wildcards).
     pub topic: &'m str,
+    /// The payload, written from where it lies when it does not fit the transmit buffer.
     pub payload: &'m [u8],
+    /// The QoS it is published at.
     pub qos: QoS,
+    /// The retain flag.
     pub retain: bool,
+    /// The caller's handles on topic and payload (see [`MessageRef`]).
     pub handles: Option<(usize, usize)>,
 }
 
@@ -239,10 +255,34 @@ pub type MessageBytes<'f, 'm> = dyn FnMut(&MessageRef) -> Option<(&'m str, &'m [
 /// transmit buffer leaves from the caller's memory ([`Transmit::Borrowed`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Part {
+    /// A PUBLISH's topic, a SUBSCRIBE's or UNSUBSCRIBE's filter, a CONNECT's will topic.
     Topic,
+    /// A PUBLISH's payload.
     Payload,
+    /// CONNECT's client identifier.
+    ClientId,
+    /// CONNECT's will message.
     WillMessage,
+    /// CONNECT's user name.
+    Username,
+    /// CONNECT's password.
     Password,
+}
+
+/// How many [`Part`]s there are (the C ABI keeps a pointer for each).
+pub const PARTS: usize = 6;
+
+impl ConnectOptions<'_> {
+    /// The fields of the CONNECT that may be borrowed, as [`Part`]s.
+    pub fn parts(&self) -> [(Part, &[u8]); 5] {
+        [
+            (Part::ClientId, self.client_id.as_bytes()),
+            (Part::Topic, self.will.map_or(&[][..], |w| w.topic.as_bytes())),
+            (Part::WillMessage, self.will.map_or(&[][..], |w| w.message)),
+            (Part::Username, self.username.map_or(&[][..], str::as_bytes)),
+            (Part::Password, self.password.unwrap_or(&[])),
+        ]
+    }
 }
 
 /// The next piece to write.
@@ -293,8 +333,8 @@ struct Mark {
     len: usize,
 }
 
-/// Pieces of a borrowed part, most a packet has (CONNECT: will message, password).
-const MAX_MARKS: usize = 2;
+/// Borrowed pieces a packet may have at most (CONNECT: each of its five strings).
+const MAX_MARKS: usize = 5;
 
 /// Outgoing bytes not yet written: `buf[start..end]` with borrowed pieces among them.
 struct TxQueue<const TX: usize> {
@@ -338,14 +378,14 @@ impl<const TX: usize> TxQueue<TX> {
     fn consumed(&mut self, n: usize) {
         match self.marks.first() {
             Some(m) if m.at == self.start => {
-                self.mark_sent = (self.mark_sent + n).min(m.len);
+                self.mark_sent = self.mark_sent.saturating_add(n).min(m.len);
                 if self.mark_sent == m.len {
                     self.drop_first_mark();
                 }
             }
             first => {
                 let stop = first.map_or(self.end, |m| m.at);
-                self.start = (self.start + n).min(stop);
+                self.start = self.start.saturating_add(n).min(stop);
             }
         }
         if self.is_empty() {
@@ -451,6 +491,7 @@ pub fn min_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
 }
 
 impl<const RX: usize, const TX: usize> Connection<RX, TX> {
+    /// A connection not yet opened ([`Connection::connect`] or [`Connection::adopt`]).
     pub const fn new() -> Self {
         Connection {
             session: Session::new(),
@@ -530,9 +571,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             username: options.username,
             password: options.password,
         });
-        let will_message = options.will.map_or(&[][..], |w| w.message);
-        let parts = [(Part::WillMessage, will_message), (Part::Password, options.password.unwrap_or(&[]))];
-        self.enqueue(&packet, &parts)?;
+        self.enqueue(&packet, &options.parts())?;
         // Without a timeout of the caller's, a broker that never answers is given 1.5
         // keepalive periods, as it would be once connected.
         let limit = options.timeout_ms.or((options.keepalive_s > 0).then(|| u32::from(options.keepalive_s) * 1500));
@@ -565,6 +604,9 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 self.session.adopt(ticket);
                 return Ok(Some(ticket));
             }
+        }
+        if retry {
+            self.session.forget_abandoned_done(); // not a retry: what completed unseen is over
         }
         let message = message.map(|(topic, payload)| MessageRef { topic, payload, qos, retain });
         let pid = match session::first_ack(qos) {
@@ -624,12 +666,14 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             self.retry_window = true;
             return Ok(Some(unsent.ticket));
         }
-        let Some((topic, payload)) = bytes(&unsent.message) else {
+        let Some(m) = unsent.message else {
+            return Ok(None); // next_unsent_message gives those without handles only past PUBREC
+        };
+        let Some((topic, payload)) = bytes(&m) else {
             self.session.untrack(unsent.ticket);
             return Ok(Some(unsent.ticket));
         };
         let pid = if kept { unsent.pid } else { self.session.free_pid() };
-        let m = unsent.message;
         let packet = Packet::Publish(Publish { dup: kept, qos: m.qos, retain: m.retain, topic, pid: Some(pid), payload });
         self.enqueue(&packet, &[(Part::Topic, topic.as_bytes()), (Part::Payload, payload)])?;
         self.session.resent(unsent.ticket, (!kept).then_some(pid));
@@ -640,7 +684,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// Queues SUBSCRIBE for one filter; returns the ticket to await.
     pub fn subscribe(&mut self, filter: &str, qos: QoS) -> Result<PacketId, Error> {
         self.check_connected()?;
-        self.retry_window = false;
+        self.close_retry_window();
         check_filter_arg(filter)?;
         let pid = self.session.start(Pending::Suback)?;
         let subs = [Subscription { filter, qos }];
@@ -651,7 +695,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// Queues UNSUBSCRIBE for one filter; returns the ticket to await.
     pub fn unsubscribe(&mut self, filter: &str) -> Result<PacketId, Error> {
         self.check_connected()?;
-        self.retry_window = false;
+        self.close_retry_window();
         check_filter_arg(filter)?;
         let pid = self.session.start(Pending::Unsuback)?;
         let filters = [filter];
@@ -670,7 +714,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// Queues PINGREQ; the PINGRESP is consumed by later steps.
     pub fn ping(&mut self, now: u32) -> Result<(), Error> {
         self.check_connected()?;
-        self.retry_window = false;
+        self.close_retry_window();
         self.enqueue(&Packet::Pingreq, &[])?;
         self.session.on_ping_sent(now);
         Ok(())
@@ -679,7 +723,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// Queues DISCONNECT; the connection is over once it is written (call [`Connection::reset`]).
     pub fn disconnect(&mut self) -> Result<(), Error> {
         self.check_connected()?;
-        self.retry_window = false;
+        self.close_retry_window();
         self.enqueue(&Packet::Disconnect, &[])
     }
 
@@ -688,9 +732,20 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// or the connection it came on is gone: dropping it forgets what was owed, and the
     /// broker delivers those messages again).
     pub fn ack(&mut self, pid: u16) -> Result<(), Error> {
-        match PacketId::new(pid).and_then(|p| self.session.acknowledge(p)) {
-            Some(reply) => self.enqueue(&reply.packet(), &[]),
-            None => Ok(()),
+        self.close_retry_window();
+        let Some(pid) = PacketId::new(pid) else { return Ok(()) };
+        let Some(reply) = self.session.owed_for(pid) else { return Ok(()) };
+        // Owed until it is queued: a full queue (step calls) leaves it for the next try.
+        self.enqueue(&reply.packet(), &[])?;
+        self.session.acknowledge(pid);
+        Ok(())
+    }
+
+    /// The retry of a publish whose caller gave up comes right after the reconnect, before any
+    /// other call: after one, an equal message is a new one. What completed unseen is forgotten.
+    fn close_retry_window(&mut self) {
+        if core::mem::take(&mut self.retry_window) {
+            self.session.forget_abandoned_done();
         }
     }
 
@@ -776,6 +831,9 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// broker fell silent or CONNACK is late. Returns how long until it needs calling again
     /// (None: not before other input or output).
     pub fn tick(&mut self, now: u32) -> Result<Option<u32>, Error> {
+        if self.is_connected() {
+            self.close_retry_window(); // a wait: the retry did not come first
+        }
         let result = self.tick_inner(now);
         if result.is_err() && self.is_connecting() {
             self.reset(); // CONNACK is late: this connection never opened
@@ -842,8 +900,8 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         // Any bytes show the broker alive, a part of a long message too.
         self.session.on_received();
         match (self.direct, self.inflow.as_mut()) {
-            (true, Some(inflow)) => inflow.filled = (inflow.filled + n).min(inflow.message.len),
-            _ => self.rx_end = (self.rx_end + n).min(RX),
+            (true, Some(inflow)) => inflow.filled = inflow.filled.saturating_add(n).min(inflow.message.len),
+            _ => self.rx_end = self.rx_end.saturating_add(n).min(RX),
         }
         self.direct = false;
     }
@@ -865,6 +923,9 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// is needed (or the transmit queue must be written first). Replies are queued.
     pub fn handle(&mut self, sink: &mut dyn Sink) -> Result<Option<Event>, Error> {
         let result = self.handle_inner(sink);
+        if let Ok(Some(Event::Message(_) | Event::Control(_))) = result {
+            self.close_retry_window();
+        }
         self.check(result)
     }
 
@@ -1091,6 +1152,25 @@ mod tests {
         c.received(bytes.len());
     }
 
+    /// Drops the connection and opens it again with clean_session=False; the broker says whether it kept the session.
+    fn reconnect(c: &mut Connection<64, 32>, sink: &mut Buf, session_present: bool) {
+        c.reset();
+        c.connect(&ConnectOptions { clean_session: false, ..options() }, 0).unwrap();
+        written(c);
+        feed(c, sink, &[0x20, 2, u8::from(session_present), 0]);
+        assert_eq!(c.handle(sink), Ok(Some(Event::Connected { session_present })));
+    }
+
+    /// A QoS 1 publish with handles whose caller gave up, then a reconnect.
+    fn abandoned_across_a_reconnect(session_present: bool) -> (Connection<64, 32>, Buf, PacketId) {
+        let (mut c, mut sink) = open();
+        let t = c.publish(&msg("t", b"m", QoS::AtLeastOnce, Some((1, 2))), &mut |_| false).unwrap().unwrap();
+        written(&mut c);
+        c.abandon(t);
+        reconnect(&mut c, &mut sink, session_present);
+        (c, sink, t)
+    }
+
     fn open() -> (Connection<64, 32>, Buf) {
         let mut c = Connection::<64, 32>::new();
         let mut sink = Buf([0; 64], false);
@@ -1099,6 +1179,69 @@ mod tests {
         feed(&mut c, &mut sink, &[0x20, 2, 0, 0]);
         assert_eq!(c.handle(&mut sink), Ok(Some(Event::Connected { session_present: false })));
         (c, sink)
+    }
+
+    /// Writes everything queued, taking borrowed pieces from `parts`; returns the bytes.
+    fn drain<const RX: usize, const TX: usize>(c: &mut Connection<RX, TX>, parts: &[(Part, &[u8])]) -> std::vec::Vec<u8> {
+        let mut out = std::vec::Vec::new();
+        while let Some(piece) = c.transmit() {
+            let bytes: std::vec::Vec<u8> = match piece {
+                Transmit::Buffered(b) => b.to_vec(),
+                Transmit::Borrowed { part, from, to } => parts.iter().find(|(p, _)| *p == part).unwrap().1[from..to].to_vec(),
+            };
+            out.extend_from_slice(&bytes);
+            c.transmitted(bytes.len(), 0);
+        }
+        out
+    }
+
+    #[test]
+    fn a_client_id_past_the_transmit_buffer_is_borrowed() {
+        let mut c = Connection::<64, 32>::new();
+        let id = "i".repeat(100);
+        let o = ConnectOptions { client_id: &id, ..options() };
+        c.connect(&o, 0).unwrap();
+        let wire = drain(&mut c, &o.parts());
+        assert_eq!((wire[0], wire.len()), (0x10, 2 + 10 + 2 + 100));
+        assert_eq!(&wire[wire.len() - 100..], id.as_bytes());
+    }
+
+    #[test]
+    fn an_ack_the_full_queue_refused_stays_owed() {
+        let (mut c, mut sink) = open();
+        feed(&mut c, &mut sink, &[0x32, 5, 0, 1, b't', 0, 9]);
+        assert!(matches!(c.handle(&mut sink), Ok(Some(Event::Message(_)))));
+        let payload = [1u8; 100];
+        c.publish(&msg("t", &payload, QoS::AtMostOnce, None), &mut |_| false).unwrap();
+        c.tx.end = 32; // the queue as full as a pipelining caller may leave it
+        assert_eq!(c.ack(9), Err(Error::OutputFull));
+        c.discard_output();
+        assert_eq!(c.ack(9), Ok(()));
+        assert_eq!(&written(&mut c)[..], &[0x40, 2, 0, 9]);
+    }
+
+    #[test]
+    fn the_retry_window_closes_at_the_first_wait() {
+        let (mut c, _sink, t) = abandoned_across_a_reconnect(true);
+        assert_eq!(c.resend_next(&mut |_| Some(("t", &b"m"[..]))), Ok(Some(t)));
+        written(&mut c);
+        c.tick(1).unwrap(); // wait_msg() before any publish
+        let again = c.publish(&msg("t", b"m", QoS::AtLeastOnce, Some((1, 2))), &mut |_| true).unwrap();
+        assert_ne!(again, Some(t), "an equal message after a wait is a new one");
+        assert!(c.wants_write());
+    }
+
+    #[test]
+    fn a_publish_without_handles_does_not_hold_back_the_resend_of_the_others() {
+        let (mut c, mut sink) = open();
+        let plain = c.publish(&msg("t", b"a", QoS::AtLeastOnce, None), &mut |_| false).unwrap().unwrap();
+        let kept = c.publish(&msg("t", b"b", QoS::AtLeastOnce, Some((1, 2))), &mut |_| false).unwrap().unwrap();
+        written(&mut c);
+        reconnect(&mut c, &mut sink, true);
+        assert_eq!(c.resend_next(&mut |_| Some(("t", &b"b"[..]))), Ok(Some(kept)));
+        assert_eq!(&written(&mut c)[..], &[0x3a, 6, 0, 1, b't', 0, 2, b'b']);
+        assert_eq!(c.resend_next(&mut |_| None), Ok(None));
+        assert_ne!(plain, kept);
     }
 
     #[test]
@@ -1164,11 +1307,7 @@ mod tests {
         feed(&mut c, &mut sink, &[0x50, 2, 0, 1]);
         assert_eq!(c.handle(&mut sink), Ok(Some(Event::Control(0x50))));
         assert_eq!(&written(&mut c)[..], &[0x62, 2, 0, 1]);
-        c.reset();
-        c.connect(&ConnectOptions { clean_session: false, ..options() }, 0).unwrap();
-        written(&mut c);
-        feed(&mut c, &mut sink, &[0x20, 2, 0, 0]);
-        assert_eq!(c.handle(&mut sink), Ok(Some(Event::Connected { session_present: false })));
+        reconnect(&mut c, &mut sink, false);
         assert_eq!(c.resend_next(&mut |_| Some(("t", &b"m"[..]))), Ok(Some(t)));
         assert!(!c.wants_write(), "the broker had it (PUBREC): nothing goes out again");
         assert_eq!(c.status(t), Ok(Some(0)));
@@ -1176,15 +1315,7 @@ mod tests {
 
     #[test]
     fn unfinished_publish_with_handles_goes_out_again_as_new_on_a_new_session() {
-        let (mut c, mut sink) = open();
-        let t = c.publish(&msg("t", b"m", QoS::AtLeastOnce, Some((1, 2))), &mut |_| false).unwrap().unwrap();
-        written(&mut c);
-        c.abandon(t);
-        c.reset();
-        c.connect(&ConnectOptions { clean_session: false, ..options() }, 0).unwrap();
-        written(&mut c);
-        feed(&mut c, &mut sink, &[0x20, 2, 0, 0]);
-        assert_eq!(c.handle(&mut sink), Ok(Some(Event::Connected { session_present: false })));
+        let (mut c, mut sink, t) = abandoned_across_a_reconnect(false);
         assert_eq!(c.resend_next(&mut |m| (m.topic == 1).then_some(("t", &b"m"[..]))), Ok(Some(t)));
         assert_eq!(&written(&mut c)[..], &[0x32, 6, 0, 1, b't', 0, 2, b'm']);
         assert_eq!(c.resend_next(&mut |_| None), Ok(None));

@@ -156,8 +156,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         self.timeout_ms = options.timeout_ms;
         let now = io.now_ms();
         let result = self.conn.connect(options, now).map_err(Error::from).and_then(|_| {
-            let will = options.will.map_or(&[][..], |w| w.message);
-            self.flush(io, &[(Part::WillMessage, will), (Part::Password, options.password.unwrap_or(&[]))])?;
+            self.flush(io, &options.parts())?;
             self.await_connack(io)
         });
         if result.is_err() {

@@ -39,9 +39,13 @@ impl Pending {
 /// without the engine holding a copy of its bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MessageRef {
+    /// The handle on the topic.
     pub topic: usize,
+    /// The handle on the payload.
     pub payload: usize,
+    /// The publish's QoS (1 or 2: only those are kept).
     pub qos: QoS,
+    /// The publish's retain flag.
     pub retain: bool,
 }
 
@@ -114,7 +118,8 @@ pub struct Unsent {
     pub ticket: PacketId,
     /// The packet id it last went out under.
     pub pid: PacketId,
-    pub message: MessageRef,
+    /// The caller's handles on its message (None: only its PUBREL is left to send).
+    pub message: Option<MessageRef>,
     /// What it awaits: PUBLISH again while PUBACK/PUBREC is, PUBREL while PUBCOMP is.
     pub state: Pending,
 }
@@ -265,11 +270,12 @@ impl Session {
     }
 
     /// The next unfinished publish of an earlier connection that the session sends again itself
-    /// (one tracked with a [`MessageRef`]): its ticket, packet id, handles and what it awaits.
+    /// (one tracked with a [`MessageRef`], or any past PUBREC): its ticket, packet id, handles and
+    /// what it awaits.
     pub fn next_unsent_message(&self) -> Option<Unsent> {
-        self.outbound.iter().find(|o| o.unsent).and_then(|o| {
-            Some(Unsent { ticket: o.ticket, pid: o.pid, message: o.message?, state: o.state })
-        })
+        // One past PUBREC needs only its PUBREL, handles or not.
+        let o = self.outbound.iter().find(|o| o.unsent && (o.message.is_some() || o.state == Pending::Pubcomp))?;
+        Some(Unsent { ticket: o.ticket, pid: o.pid, message: o.message, state: o.state })
     }
 
     /// The unfinished publish `ticket` goes out again: under its own packet id on a resumed
@@ -389,6 +395,12 @@ impl Session {
         self.retain_outbound(|o| o.ticket != ticket);
     }
 
+    /// Forgets the completed operations nobody waits for (a publish completed on a reconnect
+    /// whose retry never came, say).
+    pub fn forget_abandoned_done(&mut self) {
+        self.reap();
+    }
+
     fn reap(&mut self) {
         self.retain_outbound(|o| !(o.abandoned && matches!(o.state, Pending::Done(_))));
     }
@@ -466,12 +478,17 @@ impl Session {
     /// A PUBREC sent makes `pid` received until the broker's PUBREL.
     pub fn acknowledge(&mut self, pid: PacketId) -> Option<Reply> {
         // At most one is owed per id (owe() replaces an earlier one).
-        let reply = self.owed.iter().copied().find(|r| r.pid() == pid)?;
+        let reply = self.owed_for(pid)?;
         self.owed.retain(|r| r.pid() != pid);
         if let Reply::Pubrec(pid) = reply {
             self.received_qos2(pid);
         }
         Some(reply)
+    }
+
+    /// The acknowledgement owed for the delivered message `pid`, left owed.
+    pub fn owed_for(&self, pid: PacketId) -> Option<Reply> {
+        self.owed.iter().copied().find(|r| r.pid() == pid)
     }
 
     /// Records that PUBREC went out for the QoS 2 message `pid`.
@@ -547,20 +564,23 @@ impl Session {
     /// engine's memory conservatively (MicroPython's) would keep the objects behind their message
     /// handles alive.
     fn retain_outbound(&mut self, keep: impl FnMut(&Outbound) -> bool) {
+        let before = self.outbound.len();
+        self.outbound.retain(keep);
+        self.overwrite_freed(before);
+    }
+
+    /// Overwrites the slots from the list's end up to `before` (its length before a removal).
+    fn overwrite_freed(&mut self, before: usize) {
         const BLANK: Outbound = Outbound {
             ticket: PacketId::MAX,
             pid: PacketId::MAX,
             state: Pending::Done(0),
-            message: None,
+            // Some, so that the handle words are written (None may leave them as they were).
+            message: Some(MessageRef { topic: 0, payload: 0, qos: QoS::AtMostOnce, retain: false }),
             abandoned: false,
             unsent: false,
         };
-        let before = self.outbound.len();
-        self.outbound.retain(keep);
         let after = self.outbound.len();
-        if after == before {
-            return;
-        }
         for _ in after..before {
             let _ = self.outbound.push(BLANK);
         }

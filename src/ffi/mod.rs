@@ -16,7 +16,7 @@ use core::ffi::c_char;
 use core::ptr::NonNull;
 
 use crate::codec::{self, PacketId, QoS, Will};
-use crate::connection::{self, ArgError, Connection, Event, Outgoing, Part, TextArg, Transmit};
+use crate::connection::{self, ArgError, Connection, Event, Outgoing, Part, TextArg, Transmit, PARTS};
 use crate::driver::{self, Awaited, Client, ConnectOptions, Mode, Transport};
 use crate::session::MessageRef;
 pub use bindings::*;
@@ -36,7 +36,7 @@ pub struct FfiClient {
     sink_buf: Option<NonNull<u8>>,
     sink_len: usize,
     /// Step calls: the caller's fields that borrowed output pieces come from, by [`Part`].
-    borrowed: [umqtt_bytes_t; 4],
+    borrowed: [umqtt_bytes_t; PARTS],
 }
 
 const NO_BYTES: umqtt_bytes_t = umqtt_bytes_t { ptr: core::ptr::null(), len: 0 };
@@ -45,8 +45,10 @@ fn part_index(part: Part) -> usize {
     match part {
         Part::Topic => 0,
         Part::Payload => 1,
-        Part::WillMessage => 2,
-        Part::Password => 3,
+        Part::ClientId => 2,
+        Part::WillMessage => 3,
+        Part::Username => 4,
+        Part::Password => 5,
     }
 }
 
@@ -221,7 +223,7 @@ impl FfiClient {
     /// After a step operation: where the pieces it borrowed (if it did) come from.
     fn lend(&mut self, borrowed_before: bool, parts: &[(Part, umqtt_bytes_t)]) {
         if !borrowed_before && self.client.connection().borrows() {
-            self.borrowed = [NO_BYTES; 4];
+            self.borrowed = [NO_BYTES; PARTS];
             for (part, bytes) in parts {
                 if let Some(slot) = self.borrowed.get_mut(part_index(*part)) {
                     *slot = *bytes;
@@ -345,7 +347,7 @@ pub unsafe extern "C" fn umqtt_client_init(client: *mut umqtt_client_t, mem_size
     if p.is_null() || !p.is_aligned() || mem_size < umqtt_client_size() {
         return UMQTT_ERR_INVALID_ARG;
     }
-    p.write(FfiClient { client: Client::new(), error_detail: 0, error_message: "", sink_buf: None, sink_len: 0, borrowed: [NO_BYTES; 4] });
+    p.write(FfiClient { client: Client::new(), error_detail: 0, error_message: "", sink_buf: None, sink_len: 0, borrowed: [NO_BYTES; PARTS] });
     UMQTT_DONE as i32
 }
 
@@ -542,7 +544,7 @@ pub unsafe extern "C" fn umqtt_reset(client: *mut umqtt_client_t) {
     if let Some(c) = client_mut(client) {
         c.client.reset();
         c.sink_buf = None;
-        c.borrowed = [NO_BYTES; 4];
+        c.borrowed = [NO_BYTES; PARTS];
     }
 }
 
@@ -598,7 +600,8 @@ pub unsafe extern "C" fn umqtt_step_connect(client: *mut umqtt_client_t, options
         };
         c.sink_buf = None;
         let result = c.client.connection().connect(&options, now_ms);
-        c.lend(false, &[(Part::WillMessage, o.will_message), (Part::Password, o.password)]);
+        let parts = [(Part::ClientId, o.client_id), (Part::Topic, o.will_topic), (Part::WillMessage, o.will_message), (Part::Username, o.user), (Part::Password, o.password)];
+        c.lend(false, &parts);
         step_result(c, result.map(|_| UMQTT_DONE as i32))
     })
 }
@@ -707,7 +710,7 @@ pub unsafe extern "C" fn umqtt_step_written(client: *mut umqtt_client_t, n: usiz
     if let Some(c) = client_mut(client) {
         c.client.connection().transmitted(n, now_ms);
         if !c.client.connection().borrows() {
-            c.borrowed = [NO_BYTES; 4];
+            c.borrowed = [NO_BYTES; PARTS];
         }
     }
 }
