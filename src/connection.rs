@@ -743,6 +743,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
 
     /// The retry of a publish whose caller gave up comes right after the reconnect, before any
     /// other call: after one, an equal message is a new one. What completed unseen is forgotten.
+    #[inline]
     fn close_retry_window(&mut self) {
         if core::mem::take(&mut self.retry_window) {
             self.session.forget_abandoned_done();
@@ -831,7 +832,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// broker fell silent or CONNACK is late. Returns how long until it needs calling again
     /// (None: not before other input or output).
     pub fn tick(&mut self, now: u32) -> Result<Option<u32>, Error> {
-        if self.is_connected() {
+        if self.retry_window && self.is_connected() {
             self.close_retry_window(); // a wait: the retry did not come first
         }
         let result = self.tick_inner(now);
