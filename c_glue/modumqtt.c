@@ -6,6 +6,8 @@
  * pair as a built-in submodule; `umqtt.robust`, when frozen into the firmware
  * (micropython_port/manifest.py), is found through the module's __path__.
  */
+#include <string.h>
+
 #include "py/runtime.h"
 #include "py/objstr.h"
 #include "py/objtype.h"
@@ -57,31 +59,13 @@ static void forget_connection(umqtt_obj_t *self) {
 /******************************************************************************/
 // Incoming messages and acknowledgements
 
-// The payload the engine read into rx_buf, as a bytes object that takes the
-// buffer over (no copy). Its hash is left for when it is needed (0: not yet
-// computed, as py/objstr.c allows): hashing a large payload here would cost
-// more than receiving it.
-static mp_obj_t take_payload(umqtt_obj_t *self, size_t len) {
-    byte *data = self->rx_buf;
-    self->rx_buf = NULL;
-    if (len == 0 || data == NULL) {
-        return mp_const_empty_bytes;
-    }
-    data[len] = '\0';
-    mp_obj_str_t *o = mp_obj_malloc(mp_obj_str_t, &mp_type_bytes);
-    o->len = len;
-    o->hash = 0;
-    o->data = data;
-    return MP_OBJ_FROM_PTR(o);
-}
-
 // Hands the message the sink received to the callback, as umqtt does:
 // cb(topic, msg). Only once it returned normally does the broker get its
 // PUBACK/PUBREC: a callback that raises (or a board reset inside it) leaves
 // the message to be delivered again after a reconnect.
 static void deliver(umqtt_obj_t *self, const umqtt_event_t *event) {
     mp_obj_t topic = self->rx_topic;
-    mp_obj_t msg = take_payload(self, event->payload_len);
+    mp_obj_t msg = umqtt_glue_take_payload(self, event->payload_len);
     // Cleared first: the callback may receive messages of its own.
     self->rx_topic = mp_const_none;
     uint16_t connection = self->connection;
@@ -179,6 +163,39 @@ static void await_ticket(umqtt_obj_t *self, int32_t ticket) {
 /******************************************************************************/
 // MQTTClient
 
+// A client object of type (MQTTClient, umqtt.Engine or a subclass) with no
+// socket, umqtt.simple's defaults and a fresh engine.
+umqtt_obj_t *umqtt_glue_new_client(const mp_obj_type_t *type) {
+    size_t mem_size = umqtt_client_size() + umqtt_client_align() - 1;
+    umqtt_obj_t *self = mp_obj_malloc_var(umqtt_obj_t, mem, byte, mem_size, type);
+    self->sock = mp_const_none;
+    self->tcp_sock = mp_const_none;
+    self->server = mp_const_none;
+    self->port = MP_OBJ_NEW_SMALL_INT(0);
+    self->client_id = mp_const_empty_bytes;
+    self->user = mp_const_none;
+    self->pswd = mp_const_none;
+    self->keepalive = MP_OBJ_NEW_SMALL_INT(0);
+    self->ssl = mp_const_none;
+    self->ssl_params = MP_OBJ_FROM_PTR(&mp_const_empty_dict_obj);
+    self->cb = mp_const_none;
+    self->lw_topic = mp_const_none;
+    self->lw_msg = mp_const_none;
+    self->lw_qos = MP_OBJ_NEW_SMALL_INT(0);
+    self->lw_retain = mp_const_false;
+    self->rx_topic = mp_const_none;
+    self->rx_buf = NULL;
+    self->lent_topic = mp_const_none;
+    self->lent_msg = mp_const_none;
+    self->sock_mode = UMQTT_SOCK_UNKNOWN;
+    self->delivering = 0;
+    self->connection = 0;
+    if (umqtt_client_init(umqtt_glue_client(self), umqtt_client_size()) != UMQTT_DONE) {
+        mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("umqtt client init failed"));
+    }
+    return self;
+}
+
 static mp_obj_t umqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args) {
     enum { ARG_client_id, ARG_server, ARG_port, ARG_user, ARG_password, ARG_keepalive, ARG_ssl, ARG_ssl_params };
     static const mp_arg_t allowed_args[] = {
@@ -194,14 +211,11 @@ static mp_obj_t umqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, 
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all_kw_array(n_args, n_kw, all_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
 
-    size_t mem_size = umqtt_client_size() + umqtt_client_align() - 1;
-    umqtt_obj_t *self = mp_obj_malloc_var(umqtt_obj_t, mem, byte, mem_size, type);
+    umqtt_obj_t *self = umqtt_glue_new_client(type);
     mp_obj_t port = args[ARG_port].u_obj;
     if (mp_obj_equal(port, MP_OBJ_NEW_SMALL_INT(0))) {
         port = MP_OBJ_NEW_SMALL_INT(mp_obj_is_true(args[ARG_ssl].u_obj) ? 8883 : 1883);
     }
-    self->sock = mp_const_none;
-    self->tcp_sock = mp_const_none;
     self->server = args[ARG_server].u_obj;
     self->port = port;
     self->client_id = args[ARG_client_id].u_obj;
@@ -210,19 +224,6 @@ static mp_obj_t umqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, 
     self->keepalive = args[ARG_keepalive].u_obj;
     self->ssl = args[ARG_ssl].u_obj;
     self->ssl_params = args[ARG_ssl_params].u_obj;
-    self->cb = mp_const_none;
-    self->lw_topic = mp_const_none;
-    self->lw_msg = mp_const_none;
-    self->lw_qos = MP_OBJ_NEW_SMALL_INT(0);
-    self->lw_retain = mp_const_false;
-    self->rx_topic = mp_const_none;
-    self->rx_buf = NULL;
-    self->sock_mode = UMQTT_SOCK_UNKNOWN;
-    self->delivering = 0;
-    self->connection = 0;
-    if (umqtt_client_init(umqtt_glue_client(self), umqtt_client_size()) != UMQTT_DONE) {
-        mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("umqtt client init failed"));
-    }
     return MP_OBJ_FROM_PTR(self);
 }
 
@@ -674,6 +675,7 @@ static const mp_rom_map_elem_t umqtt_module_globals_table[] = {
     #endif
     { MP_ROM_QSTR(MP_QSTR_MQTTClient), MP_ROM_PTR(&umqtt_type_MQTTClient) },
     { MP_ROM_QSTR(MP_QSTR_MQTTException), MP_ROM_PTR(&mp_type_MQTTException) },
+    { MP_ROM_QSTR(MP_QSTR_Engine), MP_ROM_PTR(&umqtt_type_Engine) },
     { MP_ROM_QSTR(MP_QSTR_simple), MP_ROM_PTR(&umqtt_simple_module) },
 };
 static MP_DEFINE_CONST_DICT(umqtt_module_globals, umqtt_module_globals_table);
@@ -692,13 +694,20 @@ MP_REGISTER_MODULE(MP_QSTR_umqtt, umqtt_module);
 void umqtt_module_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     (void)self_in;
     if (dest[0] == MP_OBJ_NULL) {
-        // `umqtt.robust` is the one frozen submodule. (Its dotted name is no qstr
-        // the sources can name: the cmake ports take no qstr definitions file.)
-        static const char robust[] = "umqtt.robust";
-        qstr full = attr == MP_QSTR_robust ? qstr_find_strn(robust, sizeof(robust) - 1) : MP_QSTRnull;
-        if (full != MP_QSTRnull) {
+        // A frozen submodule (umqtt.robust, umqtt.aio) once imported: sys.modules
+        // has it under its dotted name. (No qstr the sources can name: the cmake
+        // ports take no qstr definitions file.)
+        char full[24] = "umqtt.";
+        size_t len;
+        const byte *name = qstr_data(attr, &len);
+        qstr dotted = MP_QSTRnull;
+        if (len <= sizeof(full) - 7) {
+            memcpy(full + 6, name, len);
+            dotted = qstr_find_strn(full, 6 + len);
+        }
+        if (dotted != MP_QSTRnull) {
             mp_map_elem_t *elem = mp_map_lookup(&MP_STATE_VM(mp_loaded_modules_dict).map,
-                MP_OBJ_NEW_QSTR(full), MP_MAP_LOOKUP);
+                MP_OBJ_NEW_QSTR(dotted), MP_MAP_LOOKUP);
             if (elem != NULL) {
                 dest[0] = elem->value;
             }

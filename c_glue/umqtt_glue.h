@@ -3,7 +3,8 @@
  *
  * One concern a file: modumqtt.c the Python-facing module and class;
  * umqtt_io.c the umqtt_env_t callbacks that move bytes between the Rust
- * engine and a stream and wait on it; umqtt_socket.c opening the socket and
+ * engine and a stream and wait on it; umqtt_engine.c the step calls for event
+ * loops (umqtt.Engine, under umqtt.aio); umqtt_socket.c opening the socket and
  * the blocking mode the module keeps; umqtt_errors.c engine codes as Python
  * exceptions; umqtt_args.c argument conversion. Protocol rules are the
  * engine's: these files pass calls and results.
@@ -63,6 +64,10 @@ typedef struct _umqtt_obj_t {
     mp_obj_t rx_topic;
     byte *rx_buf;
     size_t rx_len;
+    // umqtt.Engine only: the topic and message of its last publish or
+    // subscribe, which queued output may borrow until it is written.
+    mp_obj_t lent_topic;
+    mp_obj_t lent_msg;
     // The socket's mode as the module left it: UMQTT_SOCK_* or a timeout in ms.
     int32_t sock_mode;
     // Callbacks running (nested): buffered packets are handled once none is.
@@ -103,6 +108,9 @@ umqtt_client_t *umqtt_glue_client(umqtt_obj_t *self);
 // Prepares call and env for a call on self->sock.
 void umqtt_glue_env(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self, umqtt_glue_kind_t kind);
 
+// The payload the sink received (len bytes in rx_buf) as a bytes object, no copy.
+mp_obj_t umqtt_glue_take_payload(umqtt_obj_t *self, size_t len);
+
 // The stream protocol to drive obj through, or NULL when its Python methods
 // are to be called instead.
 const mp_stream_p_t *umqtt_glue_stream(mp_obj_t obj);
@@ -117,6 +125,10 @@ void umqtt_glue_setblocking(umqtt_obj_t *self, bool blocking);
 bool umqtt_glue_tls_nonblocking(umqtt_obj_t *self);
 void umqtt_glue_blocking_again(umqtt_obj_t *self, bool switched);
 mp_obj_t umqtt_glue_call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj_t *args);
+
+// umqtt_engine.c: the type umqtt.aio drives.
+extern const mp_obj_type_t umqtt_type_Engine;
+umqtt_obj_t *umqtt_glue_new_client(const mp_obj_type_t *type);
 
 // umqtt_errors.c: after each engine call, raise what a callback caught or the engine's error.
 extern const mp_obj_type_t mp_type_MQTTException;

@@ -21,6 +21,7 @@
 #include "py/runtime.h"
 #include "py/mphal.h"
 #include "py/objtype.h"
+#include "py/objstr.h"
 #include "py/stream.h"
 #include "umqtt_glue.h"
 
@@ -317,6 +318,24 @@ static uint8_t *env_sink(void *ctx, const uint8_t *topic, size_t topic_len, size
     self->rx_buf = NULL;
     keep(call, nlr.ret_val);
     return NULL;
+}
+
+// The payload the engine read into rx_buf, as a bytes object that takes the
+// buffer over (no copy). Its hash is left for when it is needed (0: not yet
+// computed, as py/objstr.c allows): hashing a large payload here would cost
+// more than receiving it.
+mp_obj_t umqtt_glue_take_payload(umqtt_obj_t *self, size_t len) {
+    byte *data = self->rx_buf;
+    self->rx_buf = NULL;
+    if (len == 0 || data == NULL) {
+        return mp_const_empty_bytes;
+    }
+    data[len] = '\0';
+    mp_obj_str_t *o = mp_obj_malloc(mp_obj_str_t, &mp_type_bytes);
+    o->len = len;
+    o->hash = 0;
+    o->data = data;
+    return MP_OBJ_FROM_PTR(o);
 }
 
 /******************************************************************************/

@@ -66,6 +66,7 @@ add_dependencies(umqtt_native umqtt_cargo)
 add_library(usermod_umqtt INTERFACE)
 target_sources(usermod_umqtt INTERFACE
     ${UMQTT_C_DIR}/modumqtt.c
+    ${UMQTT_C_DIR}/umqtt_engine.c
     ${UMQTT_C_DIR}/umqtt_io.c
     ${UMQTT_C_DIR}/umqtt_socket.c
     ${UMQTT_C_DIR}/umqtt_errors.c

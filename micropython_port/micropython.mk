@@ -13,7 +13,7 @@ UMQTT_C_DIR := $(USERMOD_DIR)/../c_glue
 UMQTT_ROOT := $(abspath $(USERMOD_DIR)/..)
 UMQTT_OBJ_DIR := $(BUILD)/$(notdir $(USERMOD_DIR))/../c_glue
 
-UMQTT_C_FILES := modumqtt.c umqtt_io.c umqtt_socket.c umqtt_errors.c umqtt_args.c
+UMQTT_C_FILES := modumqtt.c umqtt_engine.c umqtt_io.c umqtt_socket.c umqtt_errors.c umqtt_args.c
 SRC_USERMOD_C += $(addprefix $(UMQTT_C_DIR)/,$(UMQTT_C_FILES))
 CFLAGS_USERMOD += -I$(UMQTT_C_DIR)
 # `umqtt.simple` is a built-in submodule; `umqtt.robust` (frozen) is stored on
@@ -29,7 +29,9 @@ CARGO ?= cargo
 # Ports that list LDFLAGS before the objects (qemu, stm32...) would scan the
 # archive before anything needs it: -u makes the linker pull the engine in.
 UMQTT_SYMBOLS := client_size client_align client_init connect adopt publish_message subscribe unsubscribe \
-	await abandon ping wait_msg ack buffered_packet disconnect reset is_connected last_packet_id error_detail error_message
+	await abandon ping wait_msg ack buffered_packet disconnect reset is_connected last_packet_id error_detail error_message \
+	step_connect step_resend step_publish step_subscribe step_unsubscribe step_ping step_disconnect step_ack \
+	step_output step_written step_input step_received step_event step_status step_tick
 LDFLAGS_USERMOD += $(foreach s,$(UMQTT_SYMBOLS),-u umqtt_$(s)) $(UMQTT_LIB)
 
 # Everything below is expanded when the recipe runs, once the port's CFLAGS are final.
