@@ -144,7 +144,8 @@ async def main():
     # reconnect=True: a broker that sends garbage, then (its next connection) behaves: the client
     # is back up without the caller seeing more than a delay, and the message arrives.
     msg = hx(publish_packet(b"t/m", b"after-garbage"))
-    fid, port = fake_broker(["accept"], ["recv"], ["send", CONNACK], ["send", "0000"], ["drain", 2],
+    # (The pause lets connect() return first: garbage in the same read as CONNACK fails connect.)
+    fid, port = fake_broker(["accept"], ["recv"], ["send", CONNACK], ["sleep", 0.3], ["send", "0000"], ["drain", 2],
                             ["accept"], ["recv"], ["send", CONNACK + msg], ["drain", 4])
     c = MQTTClient(client_id(), HOST, port, keepalive=KA)
     t0 = time.ticks_ms()
