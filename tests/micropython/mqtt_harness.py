@@ -70,6 +70,11 @@ def peer_pub(name, payload=b"", qos=0, retain=False, delay=0):
     return peer("pub", topic=topic_s(name), hex=hx(payload), qos=qos, retain=retain, delay=delay)
 
 
+def peer_pub_burst(name, prefix, n, qos=0):
+    """The peer publishes prefix0 .. prefix(n-1) in the background (returns at once)."""
+    return peer("pub", topic=topic_s(name), hex=hx(prefix), qos=qos, burst=n)
+
+
 def peer_msgs(name, n=1, timeout=5):
     return peer("msgs", topic=topic_s(name), n=n, timeout=timeout)["msgs"]
 

@@ -38,6 +38,7 @@ keyfile {d}/server.key
 
 SESSION_CONFIG = """per_listener_settings true
 persistence false
+max_queued_messages 100000
 log_type error
 log_type warning
 log_type notice
@@ -325,6 +326,15 @@ class Peer:
         info.wait_for_publish(10)
         if not info.is_published():
             raise RuntimeError("peer: publish not completed")
+
+    def publish_burst(self, topic, prefix, n, qos):
+        """Publish `prefix`0 .. `prefix`n-1 from a thread without waiting for each one: the device
+        receives them while they arrive."""
+        def run():
+            for i in range(n):
+                self.c.publish(topic, prefix + str(i).encode(), qos)
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
 
     def publish_later(self, delay, *args):
         t = threading.Timer(delay, self.publish, args)
@@ -627,7 +637,9 @@ class PeerRequests:
         else:
             payload = req.get("text", "").encode()
         args = (req["topic"], payload, req.get("qos", 0), req.get("retain", False))
-        if req.get("delay"):
+        if req.get("burst"):
+            self.get_peer().publish_burst(req["topic"], payload, req["burst"], args[2])
+        elif req.get("delay"):
             self.get_peer().publish_later(req["delay"], *args)
         else:
             self.get_peer().publish(*args)

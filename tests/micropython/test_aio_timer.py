@@ -1,9 +1,13 @@
 # pytest.mark.native_only("umqtt.aio is the native module's asyncio client")
+# pytest.mark.script_timeout(60)
 # umqtt.aio never blocks the scheduler: 1,000 QoS 1 messages published (sequentially, then
 # pipelined by asyncio.gather, then 1,000 received) while another task blinks a timer every
 # 10 ms, which never misses more than one tick (no gap of 30 ms or more between blinks). A client
-# that waited for its PUBACKs in a blocking read would starve the timer for the whole run.
-from mqtt_harness import HOST, PORT, client_id, topic, peer_sub, peer_pub, peer_msgs, eq, done
+# that waited for its PUBACKs in a blocking read would starve the timer for the whole run. A
+# phase whose timer missed a tick runs again, up to three times: a loaded machine can deschedule
+# the whole process for longer than a tick, a client that blocks misses one every time.
+from mqtt_harness import HOST, PORT, client_id, topic, peer_sub, peer_pub, peer_pub_burst, \
+    peer_msgs, eq, done
 import asyncio
 import time
 from umqtt.aio import MQTTClient
@@ -22,7 +26,16 @@ async def blink(stop):
         last = now
 
 
-async def timed(what, work):
+async def timed(what, work, attempts=3):
+    for attempt in range(1, attempts + 1):
+        worst = await timed_once(what, work)
+        if worst < 3 * TICK_MS:
+            return
+    raise AssertionError("%s: the timer missed more than one tick in %d runs (gap %d ms)"
+                         % (what, attempts, worst))
+
+
+async def timed_once(what, work):
     del gaps[:]
     stop = asyncio.Event()
     timer = asyncio.create_task(blink(stop))
@@ -33,8 +46,8 @@ async def timed(what, work):
     await timer
     worst = max(gaps)
     print("%s: %d ms, %d blinks, longest gap %d ms" % (what, dt, len(gaps), worst))
-    assert worst < 3 * TICK_MS, "%s: the timer missed more than one tick (gap %d ms)" % (what, worst)
     assert len(gaps) >= dt // (2 * TICK_MS), "%s: %d blinks in %d ms" % (what, len(gaps), dt)
+    return worst
 
 
 async def main():
@@ -43,39 +56,49 @@ async def main():
     peer_sub("seq", 1)
     peer_sub("pipe", 1)
 
+    sent = {"seq": 0, "pipe": 0}  # a phase that runs again goes on numbering
+
     async def sequential():
         for i in range(N):
-            await c.publish(topic("seq"), b"s%d" % i, qos=1)
+            await c.publish(topic("seq"), b"s%d" % sent["seq"], qos=1)
+            sent["seq"] += 1
 
     async def pipelined():
-        async def worker(k):
-            for i in range(k, N, 8):
-                await c.publish(topic("pipe"), b"p%d" % i, qos=1)
-        await asyncio.gather(*[worker(k) for k in range(8)])
+        async def worker():
+            for i in range(N // 8):
+                m = b"p%d" % sent["pipe"]
+                sent["pipe"] += 1
+                await c.publish(topic("pipe"), m, qos=1)
+        await asyncio.gather(*[worker() for k in range(8)])
 
     await timed("sequential QoS 1", sequential)
     await timed("pipelined QoS 1", pipelined)
-    got = peer_msgs("seq", N, timeout=20)
-    eq([bytes.fromhex(g["hex"]) for g in got], [b"s%d" % i for i in range(N)], "sequential, in order")
-    got = peer_msgs("pipe", N, timeout=20)
-    eq(sorted(bytes.fromhex(g["hex"]) for g in got), sorted(b"p%d" % i for i in range(N)), "pipelined, all")
+    n = sent["seq"]
+    got = peer_msgs("seq", n, timeout=30)
+    eq([bytes.fromhex(g["hex"]) for g in got], [b"s%d" % i for i in range(n)], "sequential, in order")
+    n = sent["pipe"]
+    got = peer_msgs("pipe", n, timeout=30)
+    missing = set(b"p%d" % i for i in range(n)) - set(bytes.fromhex(g["hex"]) for g in got)
+    eq((len(got), sorted(missing)[:5]), (n, []), "pipelined, all once (count, first missing)")
 
     await c.subscribe(topic("in"), 1)
-    peer_pub("in", b"x" * 16, qos=1)  # the peer's stream below is asynchronous to us
+    peer_pub("in", b"x" * 16, qos=1)
     it = c.messages()
     eq((await it.__anext__())[1], b"x" * 16, "first message")
+    rounds = [0]
 
     async def receive():
-        n = 0
-        async for t, m, retained, qos in it:
-            n += 1
-            if n == N:
-                return
+        # The peer publishes while the client receives (a thread of paho's publishes); each
+        # message arrives once (QoS 1 on a connection that stays up).
+        prefix = b"r%d-" % rounds[0]
+        rounds[0] += 1
+        peer_pub_burst("in", prefix, N, qos=1)
+        seen = bytearray(N)
+        for k in range(N):
+            t, m, retained, qos = await it.__anext__()
+            assert m.startswith(prefix) and not seen[int(m[len(prefix):])], m
+            seen[int(m[len(prefix):])] = 1
 
-    # The peer publishes N messages before the timer starts (they wait in the broker and the
-    # socket), so the client receives at full speed while the timer runs.
-    for i in range(N):
-        peer_pub("in", b"r%d" % i, qos=1)
     await timed("receive QoS 1", receive)
     await c.disconnect()
 
