@@ -19,12 +19,19 @@ _TICK_MAX_MS = 1000  # keepalive is looked at least this often (its deadlines mo
 _BACKOFF_MS = (500, 30000)  # reconnect delay: first, and the cap it doubles up to
 
 
-def _readable(s):
-    yield core._io_queue.queue_read(s)
+# The hot paths wait without allocating: a coroutine costs heap at every call (Event.wait(), a
+# helper generator), so they park the task where asyncio would and `yield` themselves, as
+# asyncio's own Event.wait() and stream code do: `yield core._io_queue.queue_read(s)` for a
+# socket, `if _park(event): yield` for an event.
 
 
-def _writable(s):
-    yield core._io_queue.queue_write(s)
+def _park(event):
+    # Parks the current task on event as Event.wait() does; False (do not yield) if it is set.
+    if event.state:
+        return False
+    event.waiting.push(core.cur_task)
+    core.cur_task.data = event.waiting  # (cancel() takes it off the queue)
+    return True
 
 
 def _pulse(event):
@@ -83,7 +90,29 @@ class _Messages:
         return self
 
     async def __anext__(self):
-        return await self._client._next_message()
+        # Acknowledges the message handed out last (the loop's body is done with it), then
+        # hands out the next.
+        c = self._client
+        if c._handed_pid:
+            if c._handed_gen == c._gen and c._sock is not None and c._eng.ack(c._handed_pid) == 0:
+                c._handed_pid = 0  # queued at once (the common case)
+                c._kick.set()
+            else:
+                await c._ack_handed()
+        q = c._queue
+        while not q:
+            if c._sock is None and (c._closing or c._keeper is None):
+                raise c._error or OSError(errno.ENOTCONN)
+            if _park(c._arrived):
+                yield
+        m = q.pop(0)
+        _pulse(c._room)
+        if type(m) is not tuple:
+            raise m
+        if m[3]:
+            c._handed_pid = m[4]
+            c._handed_gen = c._gen
+        return m[:4]
 
 
 class MQTTClient:
@@ -119,7 +148,8 @@ class MQTTClient:
         self._session = None  # CONNACK's session-present flag of the connection being opened
         self._subs = {}  # filter -> qos, for resubscribing on a new session
         self._queue = []  # messages read and not yet handed out (or an error to raise there)
-        self._handed = None  # (packet_id, connection) of the message handed out last
+        self._handed_pid = 0  # packet id of the QoS 1/2 message handed out last (0: none)
+        self._handed_gen = 0  # and the connection it came on
         self._kick = asyncio.Event()  # output queued: wakes the writer
         self._drained = asyncio.Event()  # pulsed when the writer wrote all queued output
         self._acked = asyncio.Event()  # pulsed at each acknowledgement and connection change
@@ -274,39 +304,42 @@ class MQTTClient:
 
     async def _reader(self, s, gen):
         eng = self._eng
+        q = self._queue
         try:
             while True:
                 n = eng.read(s)
                 if n is None:
-                    await _readable(s)
+                    yield core._io_queue.queue_read(s)
                     continue
-                while await self._handle(gen):
-                    pass
+                while True:
+                    while len(q) >= self._queue_len:
+                        # Back-pressure: the broker waits while nobody takes messages.
+                        if _park(self._room):
+                            yield
+                        if gen != self._gen:
+                            return
+                    if not self._handle():
+                        break
                 if eng.pending():
                     self._kick.set()
-                if n == 0:
-                    await self._drained.wait()  # no input fits until replies are written
+                if n == 0 and _park(self._drained):
+                    yield  # no input fits until replies are written
         except Exception as e:
             self._lost(gen, e)
 
-    async def _handle(self, gen):
+    def _handle(self):
         # Handles one packet read: False when none is whole.
         eng = self._eng
-        q = self._queue
-        while len(q) >= self._queue_len:
-            await self._room.wait()  # back-pressure: the broker waits while nobody takes messages
-            if gen != self._gen:
-                return False
         try:
             ev = eng.event()
         except MemoryError as e:
-            q.append(e)  # that message was skipped; the connection goes on
+            self._queue.append(e)  # that message was skipped; the connection goes on
             _pulse(self._arrived)
             return True
         if ev is None:
             return False
         if type(ev) is tuple:
-            q.append(ev)
+            self._queue.append(ev)
             _pulse(self._arrived)
         elif ev & 0xF0 == _CONNACK:
             self._session = ev & 1
@@ -318,15 +351,17 @@ class MQTTClient:
 
     async def _writer(self, s, gen):
         eng = self._eng
+        kick = self._kick
         try:
-            await _writable(s)  # TCP (and TLS) connected, or failed: the write tells which
+            yield core._io_queue.queue_write(s)  # TCP (and TLS) connected, or failed: write tells
             while True:
                 if eng.write(s):
                     _pulse(self._drained)
-                    await self._kick.wait()
-                    self._kick.clear()
+                    if _park(kick):
+                        yield
+                    kick.clear()
                 else:
-                    await _writable(s)
+                    yield core._io_queue.queue_write(s)
         except Exception as e:
             self._lost(gen, e)
 
@@ -378,33 +413,33 @@ class MQTTClient:
             if t == _WOULD_BLOCK:
                 await self._drain(gen)
 
-    async def _acknowledged(self, ticket):
-        # The result of ticket once acknowledged; across reconnects (the engine sends an
-        # unfinished publish again itself) while reconnect is on.
-        eng = self._eng
+    def _result(self, ticket, publish):
+        # The result of ticket once acknowledged (raises what failed it), across reconnects while
+        # reconnect is on (the engine sends an unfinished publish again itself). None while it
+        # waits: the current task is then parked (settle() or wake_all() push it back) and the
+        # caller yields. A ticket that ended with its connection raises _Lost, for a publish
+        # OSError(ENOTCONN).
         waiters = self._waiters
-        while True:
-            r = waiters.results.pop(ticket, None)
-            if r is None and self._sock is not None:
-                try:
-                    r = eng.status(ticket)
-                except ValueError:
-                    raise _Lost()  # a new session forgot it (a subscribe, say)
-                except OSError:
-                    if self.up.is_set():
-                        raise  # (while a connection opens, the ticket waits for it)
-            elif r is None and (self._closing or not self.reconnect):
-                raise self._error or OSError(errno.ENOTCONN)
-            if r is not None:
-                if isinstance(r, Exception):
-                    if isinstance(r, ValueError):
-                        raise _Lost()
-                    raise r
-                return r
-            # Parked as asyncio parks a task on an Event; settle() or wake_all() push it back.
+        r = waiters.results.pop(ticket, None)
+        if r is None and self._sock is not None:
+            try:
+                r = self._eng.status(ticket)
+            except ValueError:
+                r = _Lost  # a new session forgot it (a subscribe, say)
+            except OSError:
+                if self.up.is_set():
+                    raise  # (while a connection opens, the ticket waits for it)
+        elif r is None and (self._closing or not self.reconnect):
+            raise self._error or OSError(errno.ENOTCONN)
+        if r is None:
             waiters.tasks[ticket] = core.cur_task
             core.cur_task.data = waiters
-            yield
+            return None
+        if r is _Lost or isinstance(r, ValueError):
+            raise OSError(errno.ENOTCONN) if publish else _Lost()
+        if isinstance(r, Exception):
+            raise r
+        return r
 
     async def _operation(self, op, *args):
         # Queues op and waits for its acknowledgement; once more on the next connection if it
@@ -413,7 +448,12 @@ class MQTTClient:
             gen = await self._ready()
             try:
                 t = await self._queue_op(gen, op, *args)
-                return await self._acknowledged(t) if t else None
+                while t:
+                    r = self._result(t, False)
+                    if r is not None:
+                        return r
+                    yield
+                return None
             except _Lost:
                 continue
 
@@ -424,18 +464,18 @@ class MQTTClient:
         if t >= 0:
             self._kick.set()  # queued at once (the common case: one coroutine, no other await)
         else:
-            while True:
-                gen = await self._ready()
-                try:
-                    t = await self._queue_op(gen, self._eng.publish, topic, msg, qos, retain)
-                    break
-                except _Lost:
-                    continue
-        if t:
+            t = await self._queue_publish(topic, msg, qos, retain)
+        while t and self._result(t, True) is None:
+            yield
+
+    async def _queue_publish(self, topic, msg, qos, retain):
+        # Queues a publish once a connection is up and there is room: its ticket.
+        while True:
+            gen = await self._ready()
             try:
-                await self._acknowledged(t)
+                return await self._queue_op(gen, self._eng.publish, topic, msg, qos, retain)
             except _Lost:
-                raise OSError(errno.ENOTCONN)
+                continue
 
     async def subscribe(self, topic, qos=0):
         # Returns the QoS the broker granted; MQTTException when it refused.
@@ -460,34 +500,11 @@ class MQTTClient:
         return _Messages(self)
 
     async def _ack_handed(self):
-        handed = self._handed
-        self._handed = None
-        if handed is None or handed[1] != self._gen:
+        pid = self._handed_pid
+        self._handed_pid = 0
+        if not pid or self._handed_gen != self._gen:
             return
-        gen = handed[1]
         try:
-            await self._queue_op(gen, self._eng.ack, handed[0])
+            await self._queue_op(self._handed_gen, self._eng.ack, pid)
         except _Lost:
             pass  # the broker delivers it again on a kept session
-
-    async def _next_message(self):
-        handed = self._handed
-        if handed is not None:
-            if handed[1] == self._gen and self._sock is not None and self._eng.ack(handed[0]) == 0:
-                self._handed = None  # queued at once (the common case)
-                self._kick.set()
-            else:
-                await self._ack_handed()
-        q = self._queue
-        while not q:
-            if self._sock is None and (self._closing or self._keeper is None):
-                raise self._error or OSError(errno.ENOTCONN)
-            await self._arrived.wait()
-        m = q.pop(0)
-        _pulse(self._room)
-        if type(m) is not tuple:
-            raise m
-        topic, msg, retained, qos, pid = m
-        if qos:
-            self._handed = (pid, self._gen)
-        return topic, msg, retained, qos

@@ -3,10 +3,14 @@
 # (granted QoS), publish at QoS 0/1/2 (what the peer got), messages() at QoS 0/1/2 with the
 # retained flag, unsubscribe, isconnected and the up/down events, the Last Will, a message whose
 # loop body raised is delivered again on the kept session, disconnect, and the errors of calls
-# made without a connection or with bad arguments.
-from mqtt_harness import HOST, PORT, client_id, topic, peer_sub, peer_pub, peer_msgs, eq, hx, raises, done
+# made without a connection or with bad arguments; the heap a QoS 1 publish and a received
+# message cost.
+from mqtt_harness import HOST, PORT, client_id, topic, peer_sub, peer_pub, peer_pub_burst, peer_msgs, \
+    eq, hx, raises, done
 import asyncio
 import errno
+import gc
+import sys
 import umqtt
 from umqtt.aio import MQTTClient
 
@@ -100,6 +104,48 @@ async def main():
     await b.disconnect()
     raises(ValueError, MQTTClient, "x", HOST, queue_len=0)
     raises(ValueError, MQTTClient, "x", HOST, will=(b"t", b"m"))
+    await heap_per_call()
+
+
+async def heap_per_call():
+    # What a QoS 1 publish and a received QoS 1 message allocate (GC off), in machine words: the
+    # publish's coroutine (and the message's objects), no coroutine per wait of the client's
+    # tasks. Counted in words so that 32- and 64-bit builds share the bound.
+    word = 8 if sys.maxsize > 1 << 32 else 4
+    c = MQTTClient(client_id(), HOST, PORT, reconnect=False)
+    await c.connect()
+    await c.subscribe(topic("heap"), 1)
+    it = c.messages()
+    n = 100
+
+    async def allocated(work, prepare=None):
+        for k in (10, n):  # the first round (a warm-up) grows the client's tables to their size
+            if prepare:
+                prepare(k)
+            gc.collect()
+            gc.disable()
+            a = gc.mem_alloc()
+            await work(k)
+            words = (gc.mem_alloc() - a) / k / word
+            gc.enable()
+        return words
+
+    t_out = topic("heap-out")
+
+    async def publishes(k):
+        for i in range(k):
+            await c.publish(t_out, b"h", qos=1)
+
+    async def receives(k):
+        for i in range(k):
+            await it.__anext__()
+
+    pub = await allocated(publishes)
+    rx = await allocated(receives, lambda k: peer_pub_burst("heap", b"r", k, qos=1))
+    print("heap: %.1f words per QoS 1 publish, %.1f per received QoS 1 message" % (pub, rx))
+    assert pub <= 40, "a QoS 1 publish allocates %.1f words" % pub
+    assert rx <= 60, "a received QoS 1 message allocates %.1f words" % rx
+    await c.disconnect()
 
 
 async def expect(excs, coro):

@@ -6,8 +6,9 @@
 # delivered and written), that no call blocks past the configured timeout (connect(timeout=T) or
 # keepalive), that the heap is not eaten; and that afterwards connect() on the SAME object works
 # against a well-behaved script. Prints one `CASE name | outcome | ms` line per case.
-from mqtt_harness import (MQTTClient, MQTTException, HOST, client_id, fake_broker, fake_log, hx, unhx,
-                          Recorder, publish_packet, rl_bytes, split_packets, eq, done)
+from mqtt_harness import (MQTTClient, MQTTException, HOST, client_id, check_case, fake_broker,
+                          fake_log, hx, unhx, Recorder, publish_packet, rl_bytes, split_packets,
+                          eq, done)
 import errno
 import gc
 import time
@@ -61,12 +62,7 @@ def case(name, steps, action, want, limit_ms, keepalive=0, check=None, connect=T
         c.port, c.keepalive = port, keepalive
     got = outcome(lambda: action(c))
     dt = time.ticks_diff(time.ticks_ms(), t0)
-    print("CASE %s | %s | %d ms" % (name, got, dt))
-    if callable(want):
-        assert want(got), "%s: unexpected outcome %s" % (name, got)
-    else:
-        eq(got, want, name + ": outcome")
-    assert dt <= limit_ms, "%s: took %d ms, limit %d ms" % (name, dt, limit_ms)
+    check_case(name, got, dt, want, limit_ms)
     try:
         c.sock.close()
     except Exception:
