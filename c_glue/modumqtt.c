@@ -184,7 +184,6 @@ umqtt_obj_t *umqtt_glue_new_client(const mp_obj_type_t *type) {
     self->lw_qos = MP_OBJ_NEW_SMALL_INT(0);
     self->lw_retain = mp_const_false;
     self->rx_topic = mp_const_none;
-    self->last_topic = mp_const_none;
     self->rx_buf = NULL;
     self->lent_topic = mp_const_none;
     self->lent_msg = mp_const_none;

@@ -62,9 +62,6 @@ typedef struct _umqtt_obj_t {
     // Topic and payload buffer (rx_len + 1 bytes) of the incoming message the
     // sink callback started; the payload becomes the callback's bytes object.
     mp_obj_t rx_topic;
-    // The topic of the message before, reused when the next has the same one
-    // (bytes are immutable): a subscription's stream costs its payloads only.
-    mp_obj_t last_topic;
     byte *rx_buf;
     size_t rx_len;
     // umqtt.Engine only: the topic and message of its last publish or

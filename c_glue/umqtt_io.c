@@ -284,18 +284,6 @@ static uint32_t env_now_ms(void *ctx) {
 /******************************************************************************/
 // Memory for incoming messages
 
-// The topic of an incoming message as bytes: the last one's object when equal.
-static mp_obj_t topic_bytes(umqtt_obj_t *self, const uint8_t *topic, size_t len) {
-    if (mp_obj_is_type(self->last_topic, &mp_type_bytes)) {
-        GET_STR_DATA_LEN(self->last_topic, data, n);
-        if (n == len && memcmp(data, topic, len) == 0) {
-            return self->last_topic;
-        }
-    }
-    self->last_topic = mp_obj_new_bytes(topic, len);
-    return self->last_topic;
-}
-
 // An incoming message: its topic becomes bytes now, its payload is written by
 // the engine straight into a buffer that becomes the callback's bytes object.
 static uint8_t *env_sink(void *ctx, const uint8_t *topic, size_t topic_len, size_t payload_len) {
@@ -308,7 +296,7 @@ static uint8_t *env_sink(void *ctx, const uint8_t *topic, size_t topic_len, size
     if (nlr_push(&nlr) == 0) {
         self->rx_buf = NULL;
         // The topic first: if it cannot be made, no payload buffer is left behind.
-        self->rx_topic = topic_bytes(self, topic, topic_len);
+        self->rx_topic = mp_obj_new_bytes(topic, topic_len);
         uint8_t *buf = (uint8_t *)self; // any non-NULL pointer for an empty payload
         if (payload_len > 0) {
             // m_new_maybe: a length the heap cannot hold (too big, broken or
