@@ -48,12 +48,15 @@ static umqtt_client_t *begin(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *
 // Connections
 
 // The engine drops its connection and a new one begins: a message half
-// received is gone, and acknowledgements owed on the old one are not sent.
-static void forget_connection(umqtt_obj_t *self) {
+// received is gone, acknowledgements owed on the old one are not sent, and
+// output the Engine queued no longer borrows its objects.
+void umqtt_glue_forget_connection(umqtt_obj_t *self) {
     umqtt_reset(umqtt_glue_client(self));
     self->connection += 1;
     self->rx_topic = mp_const_none;
     self->rx_buf = NULL;
+    self->lent_topic = mp_const_none;
+    self->lent_msg = mp_const_none;
 }
 
 /******************************************************************************/
@@ -293,7 +296,7 @@ static mp_obj_t umqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp
     }
 
     umqtt_client_t *client = umqtt_glue_client(self);
-    forget_connection(self);
+    umqtt_glue_forget_connection(self);
     if (self->sock != mp_const_none) {
         umqtt_glue_call_method(self->sock, MP_QSTR_close, 0, NULL);
     }
@@ -487,7 +490,7 @@ static void umqtt_client_set_sock(umqtt_obj_t *self, mp_obj_t sock) {
     self->sock = sock;
     self->tcp_sock = mp_const_none;
     self->sock_mode = UMQTT_SOCK_UNKNOWN;
-    forget_connection(self);
+    umqtt_glue_forget_connection(self);
     if (sock != mp_const_none) {
         connect_as_adopted(self);
     }

@@ -194,6 +194,15 @@ static mp_obj_t engine_status(mp_obj_t self_in, mp_obj_t ticket) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(engine_status_obj, engine_status);
 
+// abandon(ticket): nobody waits for ticket any more (its task was cancelled):
+// the engine frees its slot of the in-flight window once it is acknowledged.
+// A queued publish still goes out and is resent on a kept session.
+static mp_obj_t engine_abandon(mp_obj_t self_in, mp_obj_t ticket) {
+    umqtt_abandon(umqtt_glue_client(engine(self_in)), mp_obj_get_int(ticket));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(engine_abandon_obj, engine_abandon);
+
 // An I/O result of the env's read/write that is no count of bytes, raised.
 static MP_NORETURN void raise_io(umqtt_call_t *call, intptr_t n) {
     if (call->exc != MP_OBJ_NULL) {
@@ -310,12 +319,8 @@ static MP_DEFINE_CONST_FUN_OBJ_1(engine_tick_obj, engine_tick);
 // unfinished publishes stay for resend() on the next one.
 static mp_obj_t engine_reset(mp_obj_t self_in) {
     umqtt_obj_t *self = engine(self_in);
-    umqtt_reset(umqtt_glue_client(self));
+    umqtt_glue_forget_connection(self);
     self->sock = mp_const_none;
-    self->rx_topic = mp_const_none;
-    self->rx_buf = NULL;
-    self->lent_topic = mp_const_none;
-    self->lent_msg = mp_const_none;
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(engine_reset_obj, engine_reset);
@@ -335,6 +340,7 @@ static const mp_rom_map_elem_t engine_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_disconnect), MP_ROM_PTR(&engine_disconnect_obj) },
     { MP_ROM_QSTR(MP_QSTR_ack), MP_ROM_PTR(&engine_ack_obj) },
     { MP_ROM_QSTR(MP_QSTR_status), MP_ROM_PTR(&engine_status_obj) },
+    { MP_ROM_QSTR(MP_QSTR_abandon), MP_ROM_PTR(&engine_abandon_obj) },
     { MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&engine_write_obj) },
     { MP_ROM_QSTR(MP_QSTR_pending), MP_ROM_PTR(&engine_pending_obj) },
     { MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&engine_read_obj) },

@@ -105,6 +105,9 @@ typedef struct _umqtt_call_t {
 
 umqtt_client_t *umqtt_glue_client(umqtt_obj_t *self);
 
+// The engine forgets its connection (a new one begins, or none).
+void umqtt_glue_forget_connection(umqtt_obj_t *self);
+
 // Prepares call and env for a call on self->sock.
 void umqtt_glue_env(umqtt_call_t *call, umqtt_env_t *env, umqtt_obj_t *self, umqtt_glue_kind_t kind);
 

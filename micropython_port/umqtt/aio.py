@@ -55,6 +55,20 @@ class _Waiters:
                 del self.tasks[ticket]
                 return
 
+    def forget(self, eng, ticket):
+        # The operation waiting for ticket ended without its result (cancelled, say): the
+        # engine frees the ticket's slot once acknowledged, and a ticket issued again later
+        # finds no stale result.
+        self.tasks.pop(ticket, None)
+        self.results.pop(ticket, None)
+        eng.abandon(ticket)
+
+    def _wake(self, task):
+        # Off this queue and onto the run queue: a cancel() before it runs finds it there
+        # (data None), rather than calling remove() and pushing it a second time.
+        task.data = None
+        core._task_queue.push(task)
+
     def settle(self, eng):
         # After an acknowledgement: the parked tickets it completed get their result.
         results = self.results
@@ -68,11 +82,11 @@ class _Waiters:
         for ticket in results:
             task = self.tasks.pop(ticket, None)
             if task is not None:
-                core._task_queue.push(task)
+                self._wake(task)
 
     def wake_all(self):
         for ticket in self.tasks:
-            core._task_queue.push(self.tasks[ticket])
+            self._wake(self.tasks[ticket])
         self.tasks.clear()
 
 
@@ -448,6 +462,9 @@ class MQTTClient:
             gen = await self._ready()
             try:
                 t = await self._queue_op(gen, op, *args)
+            except _Lost:
+                continue
+            try:
                 while t:
                     r = self._result(t, False)
                     if r is not None:
@@ -456,6 +473,9 @@ class MQTTClient:
                 return None
             except _Lost:
                 continue
+            except BaseException:
+                self._waiters.forget(self._eng, t)
+                raise
 
     async def publish(self, topic, msg, retain=False, qos=0):
         # QoS 0 returns once queued; QoS 1/2 once acknowledged (the packets of concurrent
@@ -465,8 +485,12 @@ class MQTTClient:
             self._kick.set()  # queued at once (the common case: one coroutine, no other await)
         else:
             t = await self._queue_publish(topic, msg, qos, retain)
-        while t and self._result(t, True) is None:
-            yield
+        try:
+            while t and self._result(t, True) is None:
+                yield
+        except BaseException:
+            self._waiters.forget(self._eng, t)  # (cancelled, or failed: nobody waits for t)
+            raise
 
     async def _queue_publish(self, topic, msg, qos, retain):
         # Queues a publish once a connection is up and there is room: its ticket.

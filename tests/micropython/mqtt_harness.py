@@ -621,3 +621,27 @@ def mem_broker(**kw):
     b = MemBroker(**kw)
     sys.modules["socket"] = _SocketStandIn(lambda *a: b, lambda host, port, *a: [(2, 1, 0, "", (host, port))])
     return b
+
+
+async def cancelled_after(coro, turns):
+    """Runs coro as a task for `turns` turns of the asyncio scheduler, then cancels it: True if it
+    ended by itself first, False if the cancel ended it."""
+    import asyncio
+
+    t = asyncio.create_task(coro)
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    return await ended_or_cancelled(t)
+
+
+async def ended_or_cancelled(t):
+    """Cancels the task t unless it is done, and waits for its end: True if it ended by itself."""
+    import asyncio
+
+    if not t.done():
+        t.cancel()
+    try:
+        await t
+    except asyncio.CancelledError:
+        return False
+    return True

@@ -7,7 +7,7 @@
 # one acknowledged), QoS 0/1/2 messages received (each acknowledged once the loop asked for the
 # next), keepalive pings while idle, a silent broker noticed within 1.5 keepalive + 1 s, and the
 # heap flat over 1,000 pipelined QoS 1 publishes. No read ever blocks (blocked_ms stays 0).
-from mqtt_harness import HOST, client_id, mem_broker, eq, done
+from mqtt_harness import HOST, client_id, mem_broker, cancelled_after, eq, done
 import asyncio
 import errno
 import gc
@@ -67,6 +67,12 @@ async def main():
         ends.append(free1)
     assert ends[0] - ends[2] < 256, "the heap shrank by %d bytes over 2,000 publishes" % (ends[0] - ends[2])
     eq(b.blocked_ms, 0, "a read blocked on the stream")
+
+    # QoS 1 publishes cancelled while they wait for their PUBACK, more than the in-flight window
+    # holds: each frees its slot, so the next publish goes out and returns
+    for i in range(24):
+        await cancelled_after(c.publish(b"t/out", b"c", qos=1), 1)
+    await asyncio.wait_for(c.publish(b"t/out", b"after", qos=1), 5)
     await c.disconnect()
     eq(b.kinds()[-1], 0xE0, "DISCONNECT last")
 
