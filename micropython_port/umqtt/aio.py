@@ -70,19 +70,18 @@ class _Waiters:
         core._task_queue.push(task)
 
     def settle(self, eng):
-        # After an acknowledgement: the parked tickets it completed get their result.
-        results = self.results
+        # After an acknowledgement: the parked ticket it completed (one at most) gets its result
+        # and its task runs. Brokers acknowledge mostly in order and the oldest tickets tend to
+        # come first here: about one status() per acknowledgement, not one per ticket parked.
         for ticket in self.tasks:
             try:
                 r = eng.status(ticket)
             except Exception as e:
                 r = e
             if r is not None:
-                results[ticket] = r
-        for ticket in results:
-            task = self.tasks.pop(ticket, None)
-            if task is not None:
-                self._wake(task)
+                self.results[ticket] = r
+                self._wake(self.tasks.pop(ticket))
+                return
 
     def wake_all(self):
         for ticket in self.tasks:
