@@ -63,16 +63,10 @@ class _Waiters:
         self.results.pop(ticket, None)
         eng.abandon(ticket)
 
-    def _wake(self, task):
-        # Off this queue and onto the run queue: a cancel() before it runs finds it there
-        # (data None), rather than calling remove() and pushing it a second time.
-        task.data = None
-        core._task_queue.push(task)
-
     def settle(self, eng):
-        # After an acknowledgement: the parked ticket it completed (one at most) gets its result
-        # and its task runs. Brokers acknowledge mostly in order and the oldest tickets tend to
-        # come first here: about one status() per acknowledgement, not one per ticket parked.
+        # After an acknowledgement on an open connection: the parked ticket it completed (one
+        # at most) gets its result and its task runs; the search stops there. (While one
+        # opens, tickets not sent again yet are unknown to status(): wake_all() follows.)
         for ticket in self.tasks:
             try:
                 r = eng.status(ticket)
@@ -80,12 +74,12 @@ class _Waiters:
                 r = e
             if r is not None:
                 self.results[ticket] = r
-                self._wake(self.tasks.pop(ticket))
+                core._task_queue.push(self.tasks.pop(ticket))  # (push() clears task.data)
                 return
 
     def wake_all(self):
         for ticket in self.tasks:
-            self._wake(self.tasks[ticket])
+            core._task_queue.push(self.tasks[ticket])
         self.tasks.clear()
 
 
@@ -256,11 +250,13 @@ class MQTTClient:
             raise self._error
         present = self._session
         try:
+            # Unfinished publishes of earlier connections first (their callers wait on): the
+            # engine forgets those not sent again by its next new operation.
+            while await self._queue_op(gen, eng.resend):
+                pass
             if not present:
                 for topic, qos in self._subs.items():
                     await self._queue_op(gen, eng.subscribe, topic, qos)
-            while await self._queue_op(gen, eng.resend):
-                pass  # unfinished publishes of earlier connections: their callers wait on
         except _Lost:
             raise self._error
         self.down.clear()
@@ -358,7 +354,8 @@ class MQTTClient:
             self._session = ev & 1
             _pulse(self._acked)
         elif ev != _PINGRESP:
-            self._waiters.settle(eng)
+            if self.up.state:
+                self._waiters.settle(eng)
             _pulse(self._acked)
         return True
 
