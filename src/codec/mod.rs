@@ -8,6 +8,7 @@ mod encode;
 mod error;
 mod packet;
 pub mod topic;
+pub mod utf8;
 pub mod varint;
 
 pub use decode::{decode, decode_body, decode_from_broker, parse_fixed_header, FixedHeader};

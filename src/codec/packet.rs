@@ -322,7 +322,7 @@ pub fn has_nul(bytes: &[u8]) -> bool {
 
 /// A UTF-8 string as MQTT allows it: valid and without U+0000.
 pub fn utf8(bytes: &[u8]) -> Result<&str, Error> {
-    let s = core::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?;
+    let s = super::utf8::to_str(bytes).ok_or(Error::InvalidUtf8)?;
     if has_nul(bytes) {
         return Err(Error::NullCharacter);
     }

@@ -27,7 +27,7 @@ pub(crate) fn name_from_wire(bytes: &[u8]) -> Result<&str, Error> {
     }
     match scan(bytes) {
         (true, _) => Err(special_error(bytes)),
-        (false, true) => core::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8),
+        (false, true) => super::utf8::to_str(bytes).ok_or(Error::InvalidUtf8),
         // SAFETY: scan saw no byte with its high bit set, and ASCII is valid UTF-8.
         (false, false) => Ok(unsafe { core::str::from_utf8_unchecked(bytes) }),
     }
