@@ -8,11 +8,8 @@
  */
 #include <string.h>
 
-#include "py/runtime.h"
-#include "py/objstr.h"
-#include "py/objtype.h"
-#include "py/stream.h"
 #include "umqtt_glue.h"
+#include "py/objstr.h"
 
 #if MICROPY_PY_UMQTT
 
@@ -20,8 +17,6 @@
 
 // publish() gives the engine its topic and message objects as uintptr_t handles.
 MP_STATIC_ASSERT(sizeof(mp_obj_t) <= sizeof(uintptr_t));
-
-static const mp_obj_type_t umqtt_type_MQTTClient;
 
 // The client behind self_in, which may be an instance of a Python subclass.
 static umqtt_obj_t *native_self(mp_obj_t self_in) {
@@ -57,6 +52,7 @@ void umqtt_glue_forget_connection(umqtt_obj_t *self) {
     self->rx_buf = NULL;
     self->lent_topic = mp_const_none;
     self->lent_msg = mp_const_none;
+    UMQTT_PORT_FORGET(self);
 }
 
 /******************************************************************************/
@@ -180,7 +176,7 @@ umqtt_obj_t *umqtt_glue_new_client(const mp_obj_type_t *type) {
     self->pswd = mp_const_none;
     self->keepalive = MP_OBJ_NEW_SMALL_INT(0);
     self->ssl = mp_const_none;
-    self->ssl_params = MP_OBJ_FROM_PTR(&mp_const_empty_dict_obj);
+    self->ssl_params = UMQTT_EMPTY_DICT();
     self->cb = mp_const_none;
     self->lw_topic = mp_const_none;
     self->lw_msg = mp_const_none;
@@ -193,6 +189,7 @@ umqtt_obj_t *umqtt_glue_new_client(const mp_obj_type_t *type) {
     self->sock_mode = UMQTT_SOCK_UNKNOWN;
     self->delivering = 0;
     self->connection = 0;
+    UMQTT_PORT_INIT(self);
     if (umqtt_client_init(umqtt_glue_client(self), umqtt_client_size()) != UMQTT_DONE) {
         mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("umqtt client init failed"));
     }
@@ -201,7 +198,7 @@ umqtt_obj_t *umqtt_glue_new_client(const mp_obj_type_t *type) {
 
 static mp_obj_t umqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args) {
     enum { ARG_client_id, ARG_server, ARG_port, ARG_user, ARG_password, ARG_keepalive, ARG_ssl, ARG_ssl_params };
-    static const mp_arg_t allowed_args[] = {
+    UMQTT_ARG_TABLE mp_arg_t allowed_args[] = {
         { MP_QSTR_client_id, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_server, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_port, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
@@ -209,14 +206,14 @@ static mp_obj_t umqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, 
         { MP_QSTR_password, MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_keepalive, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
         { MP_QSTR_ssl, MP_ARG_OBJ, {.u_obj = mp_const_none} },
-        { MP_QSTR_ssl_params, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_PTR(&mp_const_empty_dict_obj)} },
+        { MP_QSTR_ssl_params, MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all_kw_array(n_args, n_kw, all_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
 
     umqtt_obj_t *self = umqtt_glue_new_client(type);
     mp_obj_t port = args[ARG_port].u_obj;
-    if (mp_obj_equal(port, MP_OBJ_NEW_SMALL_INT(0))) {
+    if (mp_obj_is_true(mp_binary_op(MP_BINARY_OP_EQUAL, port, MP_OBJ_NEW_SMALL_INT(0)))) {
         port = MP_OBJ_NEW_SMALL_INT(mp_obj_is_true(args[ARG_ssl].u_obj) ? 8883 : 1883);
     }
     self->server = args[ARG_server].u_obj;
@@ -226,7 +223,9 @@ static mp_obj_t umqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, 
     self->pswd = args[ARG_password].u_obj;
     self->keepalive = args[ARG_keepalive].u_obj;
     self->ssl = args[ARG_ssl].u_obj;
-    self->ssl_params = args[ARG_ssl_params].u_obj;
+    if (args[ARG_ssl_params].u_obj != MP_OBJ_NULL) {
+        self->ssl_params = args[ARG_ssl_params].u_obj;
+    }
     return MP_OBJ_FROM_PTR(self);
 }
 
@@ -239,15 +238,17 @@ static MP_DEFINE_CONST_FUN_OBJ_2(umqtt_client_set_callback_obj, umqtt_client_set
 
 // set_last_will and publish take the same arguments: (topic, msg, retain=False, qos=0).
 enum { MSG_ARG_topic, MSG_ARG_msg, MSG_ARG_retain, MSG_ARG_qos };
-static const mp_arg_t message_args[] = {
-    { MP_QSTR_topic, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
-    { MP_QSTR_msg, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
-    { MP_QSTR_retain, MP_ARG_OBJ, {.u_obj = mp_const_false} },
-    { MP_QSTR_qos, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
-};
+#define MESSAGE_ARGS(name) \
+    UMQTT_ARG_TABLE mp_arg_t name[] = { \
+        { MP_QSTR_topic, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} }, \
+        { MP_QSTR_msg, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} }, \
+        { MP_QSTR_retain, MP_ARG_OBJ, {.u_obj = mp_const_false} }, \
+        { MP_QSTR_qos, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} }, \
+    }
 
 static mp_obj_t umqtt_client_set_last_will(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     umqtt_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
+    MESSAGE_ARGS(message_args);
     mp_arg_val_t args[MP_ARRAY_SIZE(message_args)];
     mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(message_args), message_args, args);
     umqtt_glue_qos(args[MSG_ARG_qos].u_obj);
@@ -264,7 +265,7 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_set_last_will_obj, 3, umqtt_clien
 
 static mp_obj_t umqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_clean_session, ARG_timeout };
-    static const mp_arg_t allowed_args[] = {
+    UMQTT_ARG_TABLE mp_arg_t allowed_args[] = {
         { MP_QSTR_clean_session, MP_ARG_OBJ, {.u_obj = mp_const_true} },
         { MP_QSTR_timeout, MP_ARG_OBJ, {.u_obj = mp_const_none} },
     };
@@ -337,6 +338,7 @@ static MP_DEFINE_CONST_FUN_OBJ_1(umqtt_client_ping_obj, umqtt_client_ping);
 
 static mp_obj_t umqtt_client_publish(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     umqtt_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
+    MESSAGE_ARGS(message_args);
     mp_arg_val_t args[MP_ARRAY_SIZE(message_args)];
     mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(message_args), message_args, args);
     mp_obj_t topic = args[MSG_ARG_topic].u_obj;
@@ -364,7 +366,7 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(umqtt_client_publish_obj, 3, umqtt_client_publ
 
 static mp_obj_t umqtt_client_subscribe(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_topic, ARG_qos };
-    static const mp_arg_t allowed_args[] = {
+    UMQTT_ARG_TABLE mp_arg_t allowed_args[] = {
         { MP_QSTR_topic, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_qos, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
     };
@@ -464,13 +466,15 @@ static MP_DEFINE_CONST_FUN_OBJ_1(umqtt_client_check_msg_obj, umqtt_client_check_
     X(sock) X(server) X(port) X(client_id) X(user) X(pswd) X(keepalive) X(ssl) X(ssl_params) \
     X(cb) X(lw_topic) X(lw_msg) X(lw_qos) X(lw_retain)
 
-#define UMQTT_FIELD_ENTRY(name) { MP_QSTR_##name, offsetof(umqtt_obj_t, name) },
-static const struct {
-    uint16_t name;
-    uint16_t offset;
-} umqtt_client_fields[] = {
-    UMQTT_CLIENT_FIELDS(UMQTT_FIELD_ENTRY)
-};
+// The field named attr, or NULL.
+#define UMQTT_FIELD_CASE(name) \
+    if (attr == MP_QSTR_##name) { \
+        return &self->name; \
+    }
+static mp_obj_t *field_named(umqtt_obj_t *self, qstr attr) {
+    UMQTT_CLIENT_FIELDS(UMQTT_FIELD_CASE)
+    return NULL;
+}
 
 // Assigning sock, as umqtt.simple allows, hands the engine a connection that
 // is already open (its CONNECT was someone else's business): the engine is
@@ -503,24 +507,21 @@ static void umqtt_client_set_sock(umqtt_obj_t *self, mp_obj_t sock) {
 // mode. A plain client handing out its socket (to register it with a poller,
 // say) keeps the mode the module set.
 static bool field_access(umqtt_obj_t *self, qstr attr, mp_obj_t value, mp_obj_t *loaded, bool from_subclass) {
-    for (size_t i = 0; i < MP_ARRAY_SIZE(umqtt_client_fields); ++i) {
-        if (attr != umqtt_client_fields[i].name) {
-            continue;
-        }
-        mp_obj_t *field = (mp_obj_t *)((byte *)self + umqtt_client_fields[i].offset);
-        if (value == MP_OBJ_NULL) {
-            if (attr == MP_QSTR_sock && from_subclass) {
-                self->sock_mode = UMQTT_SOCK_UNKNOWN;
-            }
-            *loaded = *field;
-        } else if (attr == MP_QSTR_sock) {
-            umqtt_client_set_sock(self, value);
-        } else {
-            *field = value;
-        }
-        return true;
+    mp_obj_t *field = field_named(self, attr);
+    if (field == NULL) {
+        return false;
     }
-    return false;
+    if (value == MP_OBJ_NULL) {
+        if (attr == MP_QSTR_sock && from_subclass) {
+            self->sock_mode = UMQTT_SOCK_UNKNOWN;
+        }
+        *loaded = *field;
+    } else if (attr == MP_QSTR_sock) {
+        umqtt_client_set_sock(self, value);
+    } else {
+        *field = value;
+    }
+    return true;
 }
 
 static void umqtt_client_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
@@ -543,13 +544,8 @@ static void umqtt_client_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
 // to the instance's own dict, where the native methods never look, unless the
 // class has a property of that name. MicroPython honours properties only when
 // they are in a Python class's own dict (or a Python base's), not in a native
-// base's locals: each field is a property that umqtt_add_properties() puts
-// on the Python classes built on MQTTClient that come with the firmware.
-typedef struct {
-    mp_obj_base_t base;
-    mp_rom_obj_t proxy[3]; // getter, setter, deleter: py/objproperty.c's layout
-} umqtt_property_t;
-
+// base's locals: each field is a property that umqtt_glue_add_properties()
+// puts on the Python classes built on MQTTClient that come with the module.
 #define UMQTT_FIELD_PROPERTY(name) \
     static mp_obj_t get_##name(mp_obj_t self_in) { \
         mp_obj_t value; \
@@ -562,32 +558,25 @@ typedef struct {
         return mp_const_none; \
     } \
     static MP_DEFINE_CONST_FUN_OBJ_2(set_##name##_obj, set_##name); \
-    static const umqtt_property_t name##_property = { \
-        { &mp_type_property }, { MP_ROM_PTR(&get_##name##_obj), MP_ROM_PTR(&set_##name##_obj), MP_ROM_NONE } \
-    };
+    UMQTT_DEFINE_PROPERTY(name, &get_##name##_obj, &set_##name##_obj)
 
 UMQTT_CLIENT_FIELDS(UMQTT_FIELD_PROPERTY)
 
-#define UMQTT_PROPERTY_ENTRY(name) { MP_ROM_QSTR(MP_QSTR_##name), MP_ROM_PTR(&name##_property) },
-static const mp_rom_map_elem_t umqtt_field_properties_table[] = {
-    UMQTT_CLIENT_FIELDS(UMQTT_PROPERTY_ENTRY)
-};
+#define UMQTT_STORE_PROPERTY(name) \
+    mp_store_attr(cls, MP_QSTR_##name, UMQTT_PROPERTY(name, &get_##name##_obj, &set_##name##_obj));
 
 // Gives cls, a Python class derived from MQTTClient and not subclassed yet,
 // the fields as properties (storing one makes MicroPython mark the class as
 // having special accessors, so its subclasses inherit them too).
-static void umqtt_add_properties(mp_obj_t cls) {
+void umqtt_glue_add_properties(mp_obj_t cls) {
     if (!mp_obj_is_type(cls, &mp_type_type) || !mp_obj_is_subclass_fast(cls, MP_OBJ_FROM_PTR(&umqtt_type_MQTTClient))) {
         return;
     }
     const mp_obj_type_t *type = MP_OBJ_TO_PTR(cls);
-    if (!mp_obj_is_instance_type(type) || (type->flags & MP_TYPE_FLAG_IS_SUBCLASSED)) {
+    if (!(type->flags & MP_TYPE_FLAG_INSTANCE_TYPE) || (type->flags & MP_TYPE_FLAG_IS_SUBCLASSED)) {
         return;
     }
-    for (size_t i = 0; i < MP_ARRAY_SIZE(umqtt_field_properties_table); ++i) {
-        mp_store_attr(cls, MP_OBJ_QSTR_VALUE(umqtt_field_properties_table[i].key),
-            (mp_obj_t)umqtt_field_properties_table[i].value);
-    }
+    UMQTT_CLIENT_FIELDS(UMQTT_STORE_PROPERTY)
 }
 #endif
 
@@ -624,30 +613,29 @@ static const mp_stream_p_t umqtt_client_stream = {
     .ioctl = umqtt_client_ioctl,
 };
 
-static const mp_rom_map_elem_t umqtt_client_locals_dict_table[] = {
-    { MP_ROM_QSTR(MP_QSTR_set_callback), MP_ROM_PTR(&umqtt_client_set_callback_obj) },
-    { MP_ROM_QSTR(MP_QSTR_set_last_will), MP_ROM_PTR(&umqtt_client_set_last_will_obj) },
-    { MP_ROM_QSTR(MP_QSTR_connect), MP_ROM_PTR(&umqtt_client_connect_obj) },
-    { MP_ROM_QSTR(MP_QSTR_disconnect), MP_ROM_PTR(&umqtt_client_disconnect_obj) },
-    { MP_ROM_QSTR(MP_QSTR_ping), MP_ROM_PTR(&umqtt_client_ping_obj) },
-    { MP_ROM_QSTR(MP_QSTR_publish), MP_ROM_PTR(&umqtt_client_publish_obj) },
-    { MP_ROM_QSTR(MP_QSTR_subscribe), MP_ROM_PTR(&umqtt_client_subscribe_obj) },
-    { MP_ROM_QSTR(MP_QSTR_unsubscribe), MP_ROM_PTR(&umqtt_client_unsubscribe_obj) },
-    { MP_ROM_QSTR(MP_QSTR_wait_msg), MP_ROM_PTR(&umqtt_client_wait_msg_obj) },
-    { MP_ROM_QSTR(MP_QSTR_check_msg), MP_ROM_PTR(&umqtt_client_check_msg_obj) },
-};
-static MP_DEFINE_CONST_DICT(umqtt_client_locals_dict, umqtt_client_locals_dict_table);
+#define UMQTT_CLIENT_LOCALS(X) \
+    X(set_callback, MP_ROM_PTR(&umqtt_client_set_callback_obj)) \
+    X(set_last_will, MP_ROM_PTR(&umqtt_client_set_last_will_obj)) \
+    X(connect, MP_ROM_PTR(&umqtt_client_connect_obj)) \
+    X(disconnect, MP_ROM_PTR(&umqtt_client_disconnect_obj)) \
+    X(ping, MP_ROM_PTR(&umqtt_client_ping_obj)) \
+    X(publish, MP_ROM_PTR(&umqtt_client_publish_obj)) \
+    X(subscribe, MP_ROM_PTR(&umqtt_client_subscribe_obj)) \
+    X(unsubscribe, MP_ROM_PTR(&umqtt_client_unsubscribe_obj)) \
+    X(wait_msg, MP_ROM_PTR(&umqtt_client_wait_msg_obj)) \
+    X(check_msg, MP_ROM_PTR(&umqtt_client_check_msg_obj))
+UMQTT_DEFINE_LOCALS(umqtt_client_locals_dict, UMQTT_CLIENT_LOCALS)
 
-static MP_DEFINE_CONST_OBJ_TYPE(
+UMQTT_DEFINE_TYPE_4(
     umqtt_type_MQTTClient,
-    MP_QSTR_MQTTClient,
-    MP_TYPE_FLAG_NONE,
+    MQTTClient,
     make_new, umqtt_client_make_new,
     attr, umqtt_client_attr,
     protocol, &umqtt_client_stream,
-    locals_dict, &umqtt_client_locals_dict
+    locals_dict, UMQTT_LOCALS(umqtt_client_locals_dict)
     );
 
+#if !UMQTT_NATMOD
 /******************************************************************************/
 // Modules: umqtt, and umqtt.simple with the same contents
 
@@ -721,12 +709,13 @@ void umqtt_module_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
         mp_obj_module_t *module = MP_OBJ_TO_PTR(dest[1]);
         mp_map_elem_t *cls = mp_map_lookup(&module->globals->map, MP_OBJ_NEW_QSTR(MP_QSTR_MQTTClient), MP_MAP_LOOKUP);
         if (cls != NULL) {
-            umqtt_add_properties(cls->value);
+            umqtt_glue_add_properties(cls->value);
         }
         #endif
         dest[0] = MP_OBJ_NULL;
     }
 }
 MP_REGISTER_MODULE_DELEGATION(umqtt_module, umqtt_module_attr);
+#endif // !UMQTT_NATMOD: the native .mpy's module is umqtt_natmod.c's
 
 #endif // MICROPY_PY_UMQTT

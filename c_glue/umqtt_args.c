@@ -2,7 +2,6 @@
  * umqtt_args.c - Python arguments converted to what the engine's C ABI takes,
  * with umqtt.simple's ranges (a ValueError names what is out of range).
  */
-#include "py/runtime.h"
 #include "umqtt_glue.h"
 
 #if MICROPY_PY_UMQTT
@@ -34,7 +33,16 @@ int32_t umqtt_glue_timeout(mp_obj_t timeout) {
     if (timeout == mp_const_none) {
         return UMQTT_WAIT_FOREVER;
     }
-    #if MICROPY_PY_BUILTINS_FLOAT
+    #if UMQTT_NATMOD
+    // Python's arithmetic: no float crosses into the firmware, whose float ABI (or whether it
+    // has floats) a native .mpy cannot know.
+    mp_obj_t ms_obj = mp_call_function_1(MP_OBJ_FROM_PTR(&mp_type_int),
+        mp_binary_op(MP_BINARY_OP_MULTIPLY, timeout, MP_OBJ_NEW_SMALL_INT(1000)));
+    if (!mp_obj_is_small_int(ms_obj)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("timeout out of range"));
+    }
+    mp_int_t ms = MP_OBJ_SMALL_INT_VALUE(ms_obj);
+    #elif MICROPY_PY_BUILTINS_FLOAT
     mp_float_t ms = mp_obj_get_float(timeout) * 1000;
     #else
     mp_int_t ms = mp_obj_get_int(timeout) * 1000;

@@ -12,8 +12,6 @@
  * and the objects whose bytes queued output borrows are kept in its fields
  * (client_id... by connect, lent_* by publish/subscribe) until written.
  */
-#include "py/runtime.h"
-#include "py/mphal.h"
 #include "umqtt_glue.h"
 
 #if MICROPY_PY_UMQTT
@@ -48,7 +46,7 @@ static mp_obj_t engine_make_new(const mp_obj_type_t *type, size_t n_args, size_t
 // password=None, will=None): queue CONNECT. will: (topic, msg, retain, qos).
 static mp_obj_t engine_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_client_id, ARG_keepalive, ARG_clean_session, ARG_timeout, ARG_user, ARG_password, ARG_will };
-    static const mp_arg_t allowed_args[] = {
+    UMQTT_ARG_TABLE mp_arg_t allowed_args[] = {
         { MP_QSTR_client_id, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_keepalive, MP_ARG_OBJ, {.u_obj = MP_OBJ_NEW_SMALL_INT(0)} },
         { MP_QSTR_clean_session, MP_ARG_OBJ, {.u_obj = mp_const_true} },
@@ -95,7 +93,7 @@ static mp_obj_t engine_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t
     umqtt_call_t call;
     umqtt_env_t env;
     umqtt_client_t *client = engine_env(&call, &env, self, mp_const_none);
-    umqtt_glue_finish(&call, umqtt_step_connect(client, &options, mp_hal_ticks_ms()));
+    umqtt_glue_finish(&call, umqtt_step_connect(client, &options, umqtt_glue_ticks_ms(self)));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(engine_connect_obj, 2, engine_connect);
@@ -163,7 +161,7 @@ static mp_obj_t engine_control(mp_obj_t self_in, int32_t rc) {
 }
 
 static mp_obj_t engine_ping(mp_obj_t self_in) {
-    return engine_control(self_in, umqtt_step_ping(umqtt_glue_client(engine(self_in)), mp_hal_ticks_ms()));
+    return engine_control(self_in, umqtt_step_ping(umqtt_glue_client(engine(self_in)), umqtt_glue_ticks_ms(engine(self_in))));
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(engine_ping_obj, engine_ping);
 
@@ -233,7 +231,7 @@ static mp_obj_t engine_write(mp_obj_t self_in, mp_obj_t sock) {
         if (n <= 0) {
             raise_io(&call, n);
         }
-        umqtt_step_written(client, (size_t)n, mp_hal_ticks_ms());
+        umqtt_step_written(client, (size_t)n, umqtt_glue_ticks_ms(self));
     }
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(engine_write_obj, engine_write);
@@ -310,8 +308,9 @@ static MP_DEFINE_CONST_FUN_OBJ_1(engine_event_obj, engine_event);
 static mp_obj_t engine_tick(mp_obj_t self_in) {
     umqtt_call_t call;
     umqtt_env_t env;
-    umqtt_client_t *client = engine_env(&call, &env, engine(self_in), mp_const_none);
-    return MP_OBJ_NEW_SMALL_INT(umqtt_glue_finish(&call, umqtt_step_tick(client, mp_hal_ticks_ms())));
+    umqtt_obj_t *self = engine(self_in);
+    umqtt_client_t *client = engine_env(&call, &env, self, mp_const_none);
+    return MP_OBJ_NEW_SMALL_INT(umqtt_glue_finish(&call, umqtt_step_tick(client, umqtt_glue_ticks_ms(self))));
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(engine_tick_obj, engine_tick);
 
@@ -330,35 +329,33 @@ static mp_obj_t engine_isconnected(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(engine_isconnected_obj, engine_isconnected);
 
-static const mp_rom_map_elem_t engine_locals_dict_table[] = {
-    { MP_ROM_QSTR(MP_QSTR_connect), MP_ROM_PTR(&engine_connect_obj) },
-    { MP_ROM_QSTR(MP_QSTR_publish), MP_ROM_PTR(&engine_publish_obj) },
-    { MP_ROM_QSTR(MP_QSTR_subscribe), MP_ROM_PTR(&engine_subscribe_obj) },
-    { MP_ROM_QSTR(MP_QSTR_unsubscribe), MP_ROM_PTR(&engine_unsubscribe_obj) },
-    { MP_ROM_QSTR(MP_QSTR_resend), MP_ROM_PTR(&engine_resend_obj) },
-    { MP_ROM_QSTR(MP_QSTR_ping), MP_ROM_PTR(&engine_ping_obj) },
-    { MP_ROM_QSTR(MP_QSTR_disconnect), MP_ROM_PTR(&engine_disconnect_obj) },
-    { MP_ROM_QSTR(MP_QSTR_ack), MP_ROM_PTR(&engine_ack_obj) },
-    { MP_ROM_QSTR(MP_QSTR_status), MP_ROM_PTR(&engine_status_obj) },
-    { MP_ROM_QSTR(MP_QSTR_abandon), MP_ROM_PTR(&engine_abandon_obj) },
-    { MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&engine_write_obj) },
-    { MP_ROM_QSTR(MP_QSTR_pending), MP_ROM_PTR(&engine_pending_obj) },
-    { MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&engine_read_obj) },
-    { MP_ROM_QSTR(MP_QSTR_event), MP_ROM_PTR(&engine_event_obj) },
-    { MP_ROM_QSTR(MP_QSTR_tick), MP_ROM_PTR(&engine_tick_obj) },
-    { MP_ROM_QSTR(MP_QSTR_reset), MP_ROM_PTR(&engine_reset_obj) },
-    { MP_ROM_QSTR(MP_QSTR_isconnected), MP_ROM_PTR(&engine_isconnected_obj) },
-    { MP_ROM_QSTR(MP_QSTR_WOULD_BLOCK), MP_ROM_INT(UMQTT_ERR_WOULD_BLOCK) },
-    { MP_ROM_QSTR(MP_QSTR_BUSY), MP_ROM_INT(UMQTT_ERR_BUSY) },
-};
-static MP_DEFINE_CONST_DICT(engine_locals_dict, engine_locals_dict_table);
+#define ENGINE_LOCALS(X) \
+    X(connect, MP_ROM_PTR(&engine_connect_obj)) \
+    X(publish, MP_ROM_PTR(&engine_publish_obj)) \
+    X(subscribe, MP_ROM_PTR(&engine_subscribe_obj)) \
+    X(unsubscribe, MP_ROM_PTR(&engine_unsubscribe_obj)) \
+    X(resend, MP_ROM_PTR(&engine_resend_obj)) \
+    X(ping, MP_ROM_PTR(&engine_ping_obj)) \
+    X(disconnect, MP_ROM_PTR(&engine_disconnect_obj)) \
+    X(ack, MP_ROM_PTR(&engine_ack_obj)) \
+    X(status, MP_ROM_PTR(&engine_status_obj)) \
+    X(abandon, MP_ROM_PTR(&engine_abandon_obj)) \
+    X(write, MP_ROM_PTR(&engine_write_obj)) \
+    X(pending, MP_ROM_PTR(&engine_pending_obj)) \
+    X(read, MP_ROM_PTR(&engine_read_obj)) \
+    X(event, MP_ROM_PTR(&engine_event_obj)) \
+    X(tick, MP_ROM_PTR(&engine_tick_obj)) \
+    X(reset, MP_ROM_PTR(&engine_reset_obj)) \
+    X(isconnected, MP_ROM_PTR(&engine_isconnected_obj)) \
+    X(WOULD_BLOCK, MP_ROM_INT(UMQTT_ERR_WOULD_BLOCK)) \
+    X(BUSY, MP_ROM_INT(UMQTT_ERR_BUSY))
+UMQTT_DEFINE_LOCALS(engine_locals_dict, ENGINE_LOCALS)
 
-MP_DEFINE_CONST_OBJ_TYPE(
+UMQTT_DEFINE_TYPE_2(
     umqtt_type_Engine,
-    MP_QSTR_Engine,
-    MP_TYPE_FLAG_NONE,
+    Engine,
     make_new, engine_make_new,
-    locals_dict, &engine_locals_dict
+    locals_dict, UMQTT_LOCALS(engine_locals_dict)
     );
 
 #endif // MICROPY_PY_UMQTT

@@ -4,13 +4,11 @@
  * reconnects on OSError), MQTTException with the broker's return code,
  * ValueError for arguments. The texts are the engine's (umqtt_error_message).
  */
-#include "py/runtime.h"
-#include "py/objexcept.h"
 #include "umqtt_glue.h"
 
 #if MICROPY_PY_UMQTT
 
-MP_DEFINE_EXCEPTION(MQTTException, Exception)
+UMQTT_DEFINE_EXCEPTION(MQTTException, Exception)
 
 static mp_obj_t error_text(umqtt_client_t *client) {
     size_t len;

@@ -8,13 +8,53 @@
  * the blocking mode the module keeps; umqtt_errors.c engine codes as Python
  * exceptions; umqtt_args.c argument conversion. Protocol rules are the
  * engine's: these files pass calls and results.
+ *
+ * The same files build a native .mpy (scripts/build-natmod): there
+ * umqtt_dynruntime.h stands in for what py/dynruntime.h lacks and makes the
+ * definitions below (types, their tables, argument tables) at load time, and
+ * umqtt_natmod.c is the module's entry and its clock and event wait.
  */
 #ifndef UMQTT_GLUE_H
 #define UMQTT_GLUE_H
 
-#include "py/obj.h"
+#if MICROPY_ENABLE_DYNRUNTIME
+#include "umqtt_dynruntime.h"
+#else
+#include "py/runtime.h"
+#endif
 #include "py/stream.h"
 #include "umqtt_native.h"
+
+#if !MICROPY_ENABLE_DYNRUNTIME
+// Built into a firmware: the definitions umqtt_dynruntime.h makes at load time are static.
+#define UMQTT_NATMOD (0)
+#define UMQTT_ARG_TABLE static const
+#define UMQTT_DECLARE_TYPE(type) extern const mp_obj_type_t type
+#define UMQTT_DEFINE_TYPE_2(type, name, s0, v0, s1, v1) \
+    MP_DEFINE_CONST_OBJ_TYPE(type, MP_QSTR_##name, MP_TYPE_FLAG_NONE, s0, v0, s1, v1)
+#define UMQTT_DEFINE_TYPE_4(type, name, s0, v0, s1, v1, s2, v2, s3, v3) \
+    MP_DEFINE_CONST_OBJ_TYPE(type, MP_QSTR_##name, MP_TYPE_FLAG_NONE, s0, v0, s1, v1, s2, v2, s3, v3)
+#define UMQTT_DEFINE_EXCEPTION(name, base) MP_DEFINE_EXCEPTION(name, base)
+#define UMQTT_ROM_ENTRY(name, value) { MP_ROM_QSTR(MP_QSTR_##name), value },
+#define UMQTT_DEFINE_LOCALS(dict, LIST) \
+    static const mp_rom_map_elem_t dict##_table[] = { LIST(UMQTT_ROM_ENTRY) }; \
+    static MP_DEFINE_CONST_DICT(dict, dict##_table);
+#define UMQTT_LOCALS(dict) (&dict)
+// getter, setter, deleter: py/objproperty.c's layout
+typedef struct {
+    mp_obj_base_t base;
+    mp_rom_obj_t proxy[3];
+} umqtt_property_t;
+#define UMQTT_DEFINE_PROPERTY(name, getter, setter) \
+    static const umqtt_property_t name##_property = { \
+        { &mp_type_property }, { MP_ROM_PTR(getter), MP_ROM_PTR(setter), MP_ROM_NONE } \
+    };
+#define UMQTT_PROPERTY(name, getter, setter) (MP_OBJ_FROM_PTR(&name##_property))
+#define UMQTT_PORT_FIELDS
+#define UMQTT_EMPTY_DICT() (MP_OBJ_FROM_PTR(&mp_const_empty_dict_obj))
+#define UMQTT_PORT_INIT(self) ((void)(self))
+#define UMQTT_PORT_FORGET(self) ((void)(self))
+#endif
 
 // The module is built in unless a port's config says otherwise.
 #ifndef MICROPY_PY_UMQTT
@@ -24,7 +64,7 @@
 // Where sockets have file descriptors, poll() on one replaces the MP_STREAM_POLL
 // loop of other ports (a shortcut only: every stream is waited on without it).
 #ifndef UMQTT_GLUE_POSIX
-#if defined(__unix__) || defined(__APPLE__)
+#if (defined(__unix__) || defined(__APPLE__)) && !UMQTT_NATMOD
 #define UMQTT_GLUE_POSIX (1)
 #else
 #define UMQTT_GLUE_POSIX (0)
@@ -76,6 +116,8 @@ typedef struct _umqtt_obj_t {
     // callback's message is acknowledged only on the connection it came on (the
     // same packet id may be owed for another message on a later one).
     uint16_t connection;
+    // What a native .mpy keeps for the port services it reaches through Python.
+    UMQTT_PORT_FIELDS
     // umqtt_client_size() bytes at the first umqtt_client_align() boundary.
     byte mem[];
 } umqtt_obj_t;
@@ -129,12 +171,33 @@ bool umqtt_glue_tls_nonblocking(umqtt_obj_t *self);
 void umqtt_glue_blocking_again(umqtt_obj_t *self, bool switched);
 mp_obj_t umqtt_glue_call_method(mp_obj_t obj, qstr name, size_t n_args, const mp_obj_t *args);
 
-// umqtt_engine.c: the type umqtt.aio drives.
-extern const mp_obj_type_t umqtt_type_Engine;
+// The module's types: the blocking client (modumqtt.c), the engine umqtt.aio drives
+// (umqtt_engine.c), the broker's refusals (umqtt_errors.c).
+UMQTT_DECLARE_TYPE(umqtt_type_MQTTClient);
+UMQTT_DECLARE_TYPE(umqtt_type_Engine);
+UMQTT_DECLARE_TYPE(mp_type_MQTTException);
+#if UMQTT_NATMOD
+#define umqtt_type_MQTTClient UMQTT_TYPE(umqtt_type_MQTTClient)
+#define umqtt_type_Engine UMQTT_TYPE(umqtt_type_Engine)
+#define mp_type_MQTTException UMQTT_TYPE(mp_type_MQTTException)
+#endif
+
 umqtt_obj_t *umqtt_glue_new_client(const mp_obj_type_t *type);
 
+// The fields of MQTTClient as properties of cls, a Python class derived from it.
+void umqtt_glue_add_properties(mp_obj_t cls);
+
+#if UMQTT_NATMOD
+void umqtt_natmod_port_init(umqtt_obj_t *self);
+#define UMQTT_PORT_INIT(self) (umqtt_natmod_port_init(self))
+#endif
+
+// The port's millisecond clock and event wait (mp_hal_ticks_ms, mp_event_wait_ms; in a
+// native .mpy time.ticks_ms and select.poll: umqtt_natmod.c).
+uint32_t umqtt_glue_ticks_ms(umqtt_obj_t *self);
+void umqtt_glue_event_wait(umqtt_call_t *call, bool for_write, int32_t timeout_ms);
+
 // umqtt_errors.c: after each engine call, raise what a callback caught or the engine's error.
-extern const mp_obj_type_t mp_type_MQTTException;
 int32_t umqtt_glue_finish(umqtt_call_t *call, int32_t rc);
 MP_NORETURN void umqtt_glue_raise(umqtt_obj_t *self, int32_t rc);
 

@@ -17,13 +17,11 @@
  */
 #include <string.h>
 
-#include "py/gc.h"
-#include "py/runtime.h"
-#include "py/mphal.h"
-#include "py/objtype.h"
-#include "py/objstr.h"
-#include "py/stream.h"
 #include "umqtt_glue.h"
+#include "py/objstr.h"
+#if !UMQTT_NATMOD
+#include "py/mphal.h"
+#endif
 
 #if MICROPY_PY_UMQTT
 
@@ -39,8 +37,12 @@ static void keep(umqtt_call_t *call, void *exc) {
     }
 }
 
+// errcode 0: the stream gave none (it has no such method).
 static intptr_t io_result(mp_uint_t n, int errcode) {
     if (n == MP_STREAM_ERROR) {
+        if (errcode == 0) {
+            errcode = MP_EINVAL;
+        }
         // A socket timeout (connect(timeout=...) leaves one, as umqtt.simple
         // does) only means nothing moved in time, not a broken connection.
         if (mp_is_nonblocking_error(errcode) || errcode == MP_ETIMEDOUT) {
@@ -63,7 +65,7 @@ static mp_obj_t call_method_1(mp_obj_t obj, qstr name, mp_obj_t arg) {
 
 // The native type a Python class derives from (NULL for a pure Python class).
 static const mp_obj_type_t *native_base(const mp_obj_type_t *type) {
-    while (mp_obj_is_instance_type(type)) {
+    while (type->flags & MP_TYPE_FLAG_INSTANCE_TYPE) {
         if (!MP_OBJ_TYPE_HAS_SLOT(type, parent)) {
             return NULL;
         }
@@ -81,7 +83,7 @@ const mp_stream_p_t *umqtt_glue_stream(mp_obj_t obj) {
     if (!MP_OBJ_TYPE_HAS_SLOT(type, protocol)) {
         return NULL;
     }
-    if (mp_obj_is_instance_type(type)) {
+    if (type->flags & MP_TYPE_FLAG_INSTANCE_TYPE) {
         // A Python class inherits its native base's protocol. io.IOBase's calls
         // the instance's readinto/write/ioctl, so it takes the instance; any
         // other native base (a subclassed socket) expects its own struct, so
@@ -99,7 +101,7 @@ const mp_stream_p_t *umqtt_glue_stream(mp_obj_t obj) {
 
 static intptr_t do_read(umqtt_call_t *call, uint8_t *buf, size_t len) {
     if (call->stream != NULL) {
-        int errcode = MP_EINVAL;
+        int errcode = 0;
         mp_uint_t n = MP_STREAM_ERROR;
         if (call->stream->read != NULL) {
             n = call->stream->read(call->sock, buf, len, &errcode);
@@ -123,7 +125,7 @@ static intptr_t do_read(umqtt_call_t *call, uint8_t *buf, size_t len) {
 
 static intptr_t do_write(umqtt_call_t *call, const uint8_t *buf, size_t len) {
     if (call->stream != NULL) {
-        int errcode = MP_EINVAL;
+        int errcode = 0;
         mp_uint_t n = MP_STREAM_ERROR;
         if (call->stream->write != NULL) {
             n = call->stream->write(call->sock, buf, len, &errcode);
@@ -214,24 +216,31 @@ static void poll_fd(int fd, bool for_write, int32_t timeout_ms) {
 }
 #endif
 
-// Sleeps until the stream may be ready or about left ms pass, as the port waits for events.
-static void wait_event(umqtt_call_t *call, bool for_write, int32_t left) {
+#if !UMQTT_NATMOD
+uint32_t umqtt_glue_ticks_ms(umqtt_obj_t *self) {
+    (void)self;
+    return mp_hal_ticks_ms();
+}
+
+// Sleeps until the stream may be ready or about timeout_ms pass, as the port waits for events.
+void umqtt_glue_event_wait(umqtt_call_t *call, bool for_write, int32_t timeout_ms) {
     #if UMQTT_GLUE_POSIX
     int fd = call_fd(call);
     if (fd >= 0) {
-        poll_fd(fd, for_write, left);
+        poll_fd(fd, for_write, timeout_ms);
         return;
     }
     #else
     (void)call;
     (void)for_write;
     #endif
-    if (left == UMQTT_WAIT_FOREVER) {
+    if (timeout_ms == UMQTT_WAIT_FOREVER) {
         mp_event_wait_indefinite();
     } else {
-        mp_event_wait_ms(left);
+        mp_event_wait_ms(timeout_ms);
     }
 }
+#endif
 
 static int32_t do_wait(umqtt_call_t *call, int32_t for_write, int32_t timeout_ms) {
     if (call->stream == NULL || call->stream->ioctl == NULL) {
@@ -242,7 +251,7 @@ static int32_t do_wait(umqtt_call_t *call, int32_t for_write, int32_t timeout_ms
         return 1;
     }
     mp_uint_t want = for_write ? MP_STREAM_POLL_WR : MP_STREAM_POLL_RD;
-    mp_uint_t start = mp_hal_ticks_ms();
+    uint32_t start = umqtt_glue_ticks_ms(call->self);
     for (;;) {
         intptr_t ready = umqtt_glue_poll(call, want);
         if (ready != 0) {
@@ -251,13 +260,13 @@ static int32_t do_wait(umqtt_call_t *call, int32_t for_write, int32_t timeout_ms
         }
         int32_t left = UMQTT_WAIT_FOREVER;
         if (timeout_ms != UMQTT_WAIT_FOREVER) {
-            mp_uint_t elapsed = mp_hal_ticks_ms() - start;
-            if (elapsed >= (mp_uint_t)timeout_ms) {
+            uint32_t elapsed = umqtt_glue_ticks_ms(call->self) - start;
+            if (elapsed >= (uint32_t)timeout_ms) {
                 return 0;
             }
             left = timeout_ms - (int32_t)elapsed;
         }
-        wait_event(call, for_write, left);
+        umqtt_glue_event_wait(call, for_write, left);
     }
 }
 
@@ -277,8 +286,23 @@ static int32_t env_wait(void *ctx, int32_t for_write, int32_t timeout_ms) {
 }
 
 static uint32_t env_now_ms(void *ctx) {
-    (void)ctx;
-    return mp_hal_ticks_ms();
+    umqtt_call_t *call = ctx;
+    #if UMQTT_NATMOD
+    // The clock is time.ticks_ms here, Python that may raise (Ctrl-C, a stand-in): kept, as
+    // the other callbacks keep theirs, and the time stands still for the rest of the call.
+    nlr_buf_t nlr;
+    if (call->exc == MP_OBJ_NULL && nlr_push(&nlr) == 0) {
+        uint32_t now = umqtt_glue_ticks_ms(call->self);
+        nlr_pop();
+        return now;
+    }
+    if (call->exc == MP_OBJ_NULL) {
+        keep(call, nlr.ret_val);
+    }
+    return call->self->clock_ms;
+    #else
+    return umqtt_glue_ticks_ms(call->self);
+    #endif
 }
 
 /******************************************************************************/

@@ -5,7 +5,6 @@
  * Ports have no portable way to ask a socket for its mode, so the module
  * knows it only from what it applied itself (UMQTT_SOCK_* in umqtt_glue.h).
  */
-#include "py/runtime.h"
 #include "umqtt_glue.h"
 
 #if MICROPY_PY_UMQTT

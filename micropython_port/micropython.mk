@@ -28,10 +28,7 @@ CARGO ?= cargo
 
 # Ports that list LDFLAGS before the objects (qemu, stm32...) would scan the
 # archive before anything needs it: -u makes the linker pull the engine in.
-UMQTT_SYMBOLS := client_size client_align client_init connect adopt publish_message subscribe unsubscribe \
-	await abandon ping wait_msg ack buffered_packet disconnect reset is_connected last_packet_id error_detail error_message \
-	step_connect step_resend step_publish step_subscribe step_unsubscribe step_ping step_disconnect step_ack \
-	step_output step_written step_input step_received step_event step_status step_tick
+include $(UMQTT_PORT_DIR)/umqtt-symbols.mk
 LDFLAGS_USERMOD += $(foreach s,$(UMQTT_SYMBOLS),-u umqtt_$(s)) $(UMQTT_LIB)
 
 # Everything below is expanded when the recipe runs, once the port's CFLAGS are final.

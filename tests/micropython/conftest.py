@@ -52,9 +52,13 @@ def pytest_addoption(parser):
     group.addoption("--micropython", action="append", default=[], metavar="BIN",
                     help="MicroPython unix binary to run the scripts on; more than once for several "
                          "(default: $MICROPYTHON)")
-    group.addoption("--impl", action="append", choices=("native", "reference"), default=[],
-                    help="umqtt under test: native (the firmware's module, default) and/or reference "
-                         "(micropython-lib's umqtt.simple/umqtt.robust); more than once for both")
+    group.addoption("--impl", action="append", choices=("native", "natmod", "reference"), default=[],
+                    help="umqtt under test: native (the firmware's module, default), natmod (the native "
+                         ".mpy package of --natmod on a stock firmware) and/or reference (micropython-lib's "
+                         "umqtt.simple/umqtt.robust); more than once for several")
+    group.addoption("--natmod", default=os.environ.get("UMQTT_NATMOD"), metavar="DIR",
+                    help="for --impl natmod: the directory holding the umqtt/ package scripts/build-natmod "
+                         "made (default $UMQTT_NATMOD)")
     group.addoption("--mpy-lib-dir", default=umqtt_dev.mpy_lib_dir(),
                     help="micropython-lib checkout for --impl reference (default $MPY_LIB_DIR or %(default)s)")
     group.addoption("--vectors", default=umqtt_dev.DEFAULT_VECTORS, help="seed vectors file (default %(default)s)")
@@ -210,10 +214,16 @@ def broker(tmp_path_factory):
 @pytest.fixture(scope="session")
 def micropython_path(impl, request, tmp_path_factory):
     """MICROPYPATH for the implementation: the firmware alone (built-in and frozen modules) for
-    native; for reference, micropython-lib's umqtt/simple.py and umqtt/robust.py linked into one
+    native; the natmod package first for natmod; for reference, micropython-lib's umqtt/simple.py and umqtt/robust.py linked into one
     umqtt/ package (MicroPython does not merge a package across path entries)."""
     if impl == "native":
         return ".frozen"
+    if impl == "natmod":
+        natmod = request.config.getoption("natmod")
+        if not natmod or not os.path.exists(os.path.join(natmod, "umqtt", "__init__.mpy")):
+            pytest.fail("--impl natmod: no umqtt/__init__.mpy in --natmod %s (scripts/build-natmod x64)" % natmod,
+                        pytrace=False)
+        return "%s:.frozen" % os.path.abspath(natmod)
     lib_dir = request.config.getoption("mpy_lib_dir")
     package = tmp_path_factory.mktemp("reference") / "umqtt"
     package.mkdir()

@@ -8,7 +8,8 @@ from binascii import hexlify, unhexlify
 
 CFG = json.loads(sys.stdin.readline())
 IMPL = CFG["impl"]
-NATIVE = IMPL == "native"
+# The engine under test: the firmware's built-in module, or the same as a native .mpy (natmod).
+NATIVE = IMPL in ("native", "natmod")
 HOST = CFG["host"]
 PORT = CFG["port"]
 PARAM = CFG["param"]
@@ -21,6 +22,8 @@ if NATIVE:
 
     assert umqtt.MQTTClient is MQTTClient, "umqtt.simple.MQTTClient is not umqtt.MQTTClient"
     assert not hasattr(MQTTClient, "_recv_len"), "umqtt.simple is the pure-Python reference"
+    # ...and the natmod's package, not a built-in module the firmware has after all.
+    assert (IMPL == "natmod") == hasattr(umqtt, "__file__"), "umqtt is not the %s module" % IMPL
 
 
 def hx(b):
