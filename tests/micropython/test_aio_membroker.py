@@ -61,11 +61,15 @@ async def main():
         await asyncio.gather(*[worker(k) for k in range(8)])
         eq(b.publishes - n0, 1000, "round %d: PUBLISH packets" % rnd)
         b.packets = []  # (PUBACKs' log)
+        b.out = list(b.out)  # (its queue's capacity follows how many PUBACKs the timing let pile up)
         gc.collect()
         free1 = gc.mem_free()
         print("round %d: heap free %d -> %d" % (rnd, free0, free1))
         ends.append(free1)
-    assert ends[0] - ends[2] < 256, "the heap shrank by %d bytes over 2,000 publishes" % (ends[0] - ends[2])
+    # A leak per publish would be a 16-byte block or more each, 32 KB over 2,000; what moves by a
+    # few hundred bytes between runs is timing (how many operations were parked at once sizes the
+    # tables asyncio and the client keep them in).
+    assert ends[0] - ends[2] < 1024, "the heap shrank by %d bytes over 2,000 publishes" % (ends[0] - ends[2])
     eq(b.blocked_ms, 0, "a read blocked on the stream")
 
     # QoS 1 publishes cancelled while they wait for their PUBACK, more than the in-flight window
