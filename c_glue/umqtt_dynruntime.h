@@ -65,8 +65,6 @@ static inline mp_obj_t mp_call_function_2_dyn(mp_obj_t fun, mp_obj_t a, mp_obj_t
 }
 #define mp_call_function_2(fun, a, b) (mp_call_function_2_dyn((fun), (a), (b)))
 #define mp_call_method_n_kw(n_args, n_kw, args) (mp_fun_table.call_method_n_kw((n_args), (n_kw), (args)))
-#define mp_call_method_n_kw_var(have_self, n_args_n_kw, args) \
-    (mp_fun_table.call_method_n_kw_var((have_self), (n_args_n_kw), (args)))
 
 #define UMQTT_EMPTY_DICT() (mp_obj_new_dict(0))
 // A connection forgotten: so are the pollers of its socket.
