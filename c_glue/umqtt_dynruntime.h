@@ -12,8 +12,6 @@
 #ifndef UMQTT_DYNRUNTIME_H
 #define UMQTT_DYNRUNTIME_H
 
-#include <stdarg.h>
-
 #include "py/dynruntime.h"
 
 #define UMQTT_NATMOD (1)

@@ -7,6 +7,8 @@
  * The module is the package `umqtt` (umqtt/__init__.mpy); its simple, robust and
  * aio submodules are Python files beside it (micropython_port/natmod/).
  */
+#include <stdarg.h>
+
 #include "py/smallint.h"
 #include "umqtt_glue.h"
 
