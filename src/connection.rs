@@ -683,28 +683,33 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
 
     /// Queues SUBSCRIBE for one filter; returns the ticket to await.
     pub fn subscribe(&mut self, filter: &str, qos: QoS) -> Result<PacketId, Error> {
-        self.check_connected()?;
-        self.close_retry_window();
-        check_filter_arg(filter)?;
-        let pid = self.session.start(Pending::Suback)?;
-        let subs = [Subscription { filter, qos }];
-        let packet = Packet::Subscribe(Subscribe { pid, filters: Filters::List(&subs) });
-        self.enqueue_tracked(&packet, pid, filter)
+        self.filter_request(filter, Some(qos))
     }
 
     /// Queues UNSUBSCRIBE for one filter; returns the ticket to await.
     pub fn unsubscribe(&mut self, filter: &str) -> Result<PacketId, Error> {
+        self.filter_request(filter, None)
+    }
+
+    /// SUBSCRIBE at `qos`, or UNSUBSCRIBE (None): one body for both, their steps are the same.
+    #[inline(never)]
+    pub(crate) fn filter_request(&mut self, filter: &str, qos: Option<QoS>) -> Result<PacketId, Error> {
         self.check_connected()?;
         self.close_retry_window();
         check_filter_arg(filter)?;
-        let pid = self.session.start(Pending::Unsuback)?;
-        let filters = [filter];
-        let packet = Packet::Unsubscribe(Unsubscribe { pid, filters: Filters::List(&filters) });
-        self.enqueue_tracked(&packet, pid, filter)
-    }
-
-    fn enqueue_tracked(&mut self, packet: &Packet<'_>, pid: PacketId, filter: &str) -> Result<PacketId, Error> {
-        let result = self.enqueue(packet, &[(Part::Topic, filter.as_bytes())]);
+        let pid = self.session.start(if qos.is_some() { Pending::Suback } else { Pending::Unsuback })?;
+        let (subs, filters);
+        let packet = match qos {
+            Some(qos) => {
+                subs = [Subscription { filter, qos }];
+                Packet::Subscribe(Subscribe { pid, filters: Filters::List(&subs) })
+            }
+            None => {
+                filters = [filter];
+                Packet::Unsubscribe(Unsubscribe { pid, filters: Filters::List(&filters) })
+            }
+        };
+        let result = self.enqueue(&packet, &[(Part::Topic, filter.as_bytes())]);
         if result.is_err() {
             self.session.untrack(pid);
         }

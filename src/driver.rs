@@ -244,14 +244,17 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
 
     /// Sends SUBSCRIBE for one filter; returns the packet id to await.
     pub fn subscribe<T: Transport>(&mut self, io: &mut T, filter: &str, qos: QoS) -> Result<PacketId, Error<T::Error>> {
-        let ticket = self.conn.subscribe(filter, qos)?;
-        self.flush(io, &[(Part::Topic, filter.as_bytes())])?;
-        Ok(ticket)
+        self.filter_request(io, filter, Some(qos))
     }
 
     /// Sends UNSUBSCRIBE for one filter; returns the packet id to await.
     pub fn unsubscribe<T: Transport>(&mut self, io: &mut T, filter: &str) -> Result<PacketId, Error<T::Error>> {
-        let ticket = self.conn.unsubscribe(filter)?;
+        self.filter_request(io, filter, None)
+    }
+
+    /// SUBSCRIBE at `qos`, or UNSUBSCRIBE (None).
+    pub(crate) fn filter_request<T: Transport>(&mut self, io: &mut T, filter: &str, qos: Option<QoS>) -> Result<PacketId, Error<T::Error>> {
+        let ticket = self.conn.filter_request(filter, qos)?;
         self.flush(io, &[(Part::Topic, filter.as_bytes())])?;
         Ok(ticket)
     }

@@ -226,7 +226,7 @@ impl Session {
         self.connected = false;
         self.keepalive_ms = u32::from(keepalive_s) * 1000;
         if clean_session {
-            self.retain_outbound(|_| false);
+            self.retain_outbound(&|_| false);
         }
         self.ping_sent_at = None;
         self.last_tx = now;
@@ -252,7 +252,7 @@ impl Session {
         self.ping_sent_at = None;
         // Acknowledgements owed on this connection: the broker delivers those messages again.
         self.owed.clear();
-        self.retain_outbound(|o| o.state.is_unfinished_publish() || (matches!(o.state, Pending::Done(_)) && !o.abandoned));
+        self.retain_outbound(&|o| o.state.is_unfinished_publish() || (matches!(o.state, Pending::Done(_)) && !o.abandoned));
         for o in self.outbound.iter_mut() {
             o.unsent = o.state.is_unfinished_publish();
         }
@@ -315,12 +315,12 @@ impl Session {
 
     /// Forgets the unfinished publishes nobody resumed.
     fn drop_unsent(&mut self) {
-        self.retain_outbound(|o| !o.unsent);
+        self.retain_outbound(&|o| !o.unsent);
     }
 
     /// Forgets the unfinished publishes nobody can send again (no handles on their message).
     fn drop_unsent_without_message(&mut self) {
-        self.retain_outbound(|o| !o.unsent || o.message.is_some());
+        self.retain_outbound(&|o| !o.unsent || o.message.is_some());
     }
 
     /// A packet id that is not 0 and not in flight. A new operation ends the resuming:
@@ -392,7 +392,7 @@ impl Session {
 
     /// Forgets `ticket` (its packet could not be sent).
     pub fn untrack(&mut self, ticket: PacketId) {
-        self.retain_outbound(|o| o.ticket != ticket);
+        self.retain_outbound(&|o| o.ticket != ticket);
     }
 
     /// Forgets the completed operations nobody waits for (a publish completed on a reconnect
@@ -402,7 +402,7 @@ impl Session {
     }
 
     fn reap(&mut self) {
-        self.retain_outbound(|o| !(o.abandoned && matches!(o.state, Pending::Done(_))));
+        self.retain_outbound(&|o| !(o.abandoned && matches!(o.state, Pending::Done(_))));
     }
 
     pub fn on_sent(&mut self, now: u32) {
@@ -452,7 +452,7 @@ impl Session {
             (QoS::ExactlyOnce, Some(pid)) => {
                 if !dup {
                     // A new message under this id: the old one is over.
-                    self.inbound_qos2.retain(|p| *p != pid);
+                    self.forget_received_qos2(pid);
                 }
                 Inbound { deliver: !(dup && self.inbound_qos2.contains(&pid)), ack: Some(Reply::Pubrec(pid)) }
             }
@@ -464,11 +464,10 @@ impl Session {
     pub fn owe(&mut self, ack: Reply) {
         // One message per id: a new delivery under an id still owed (a redelivery, or a broker
         // reusing the id) stands for it, with its own QoS.
-        let pid = ack.pid();
-        self.owed.retain(|r| r.pid() != pid);
-        if self.owed.is_full() {
+        self.forget_owed(ack.pid());
+        if let (true, Some(oldest)) = (self.owed.is_full(), self.owed.first()) {
             // The oldest stays unacknowledged: the broker delivers it again after a reconnect.
-            drop_oldest(&mut self.owed);
+            self.forget_owed(oldest.pid());
         }
         let _ = self.owed.push(ack);
     }
@@ -479,7 +478,7 @@ impl Session {
     pub fn acknowledge(&mut self, pid: PacketId) -> Option<Reply> {
         // At most one is owed per id (owe() replaces an earlier one).
         let reply = self.owed_for(pid)?;
-        self.owed.retain(|r| r.pid() != pid);
+        self.forget_owed(pid);
         if let Reply::Pubrec(pid) = reply {
             self.received_qos2(pid);
         }
@@ -499,8 +498,8 @@ impl Session {
         // A broker resuming a session may send more than fit before any PUBREL: forget the
         // oldest rather than refuse (refusing wedges the session, as the same burst comes
         // again after every reconnect).
-        if self.inbound_qos2.is_full() {
-            drop_oldest(&mut self.inbound_qos2);
+        if let (true, Some(&oldest)) = (self.inbound_qos2.is_full(), self.inbound_qos2.first()) {
+            self.forget_received_qos2(oldest);
         }
         let _ = self.inbound_qos2.push(pid);
     }
@@ -516,7 +515,7 @@ impl Session {
             }
             Packet::Pubcomp(pid) => self.advance(pid, Pending::Pubcomp, Pending::Done(0)).map(|_| None),
             Packet::Pubrel(pid) => {
-                self.inbound_qos2.retain(|p| *p != pid);
+                self.forget_received_qos2(pid);
                 Ok(Some(Reply::Pubcomp(pid)))
             }
             Packet::Suback(ref s) => {
@@ -563,10 +562,20 @@ impl Session {
     /// entries leaves copies of them past the list's end, and a garbage collector that scans the
     /// engine's memory conservatively (MicroPython's) would keep the objects behind their message
     /// handles alive.
-    fn retain_outbound(&mut self, keep: impl FnMut(&Outbound) -> bool) {
+    fn retain_outbound(&mut self, keep: &dyn Fn(&Outbound) -> bool) {
         let before = self.outbound.len();
-        self.outbound.retain(keep);
+        self.outbound.retain(|o| keep(o));
         self.overwrite_freed(before);
+    }
+
+    /// Forgets the acknowledgement owed for `pid` (ids are unique in the list).
+    fn forget_owed(&mut self, pid: PacketId) {
+        self.owed.retain(|r| r.pid() != pid);
+    }
+
+    /// Forgets that `pid` was received at QoS 2 (released, or a new message under it).
+    fn forget_received_qos2(&mut self, pid: PacketId) {
+        self.inbound_qos2.retain(|p| *p != pid);
     }
 
     /// Overwrites the slots from the list's end up to `before` (its length before a removal).
@@ -585,13 +594,6 @@ impl Session {
             let _ = self.outbound.push(BLANK);
         }
         self.outbound.truncate(after);
-    }
-}
-
-/// Drops the first (oldest) entry of `v` (by value: no index that could be out of range).
-fn drop_oldest<T: Copy + PartialEq, const N: usize>(v: &mut Vec<T, N>) {
-    if let Some(oldest) = v.first().copied() {
-        v.retain(|x| *x != oldest);
     }
 }
 

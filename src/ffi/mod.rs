@@ -433,21 +433,23 @@ pub unsafe extern "C" fn umqtt_publish_message(client: *mut umqtt_client_t, env:
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_subscribe(client: *mut umqtt_client_t, env: *const umqtt_env_t, filter: umqtt_bytes_t, qos_bits: u8) -> i32 {
-    with_client!(client, env, |c, io, env| {
-        let Ok(Some(filter)) = text(&filter) else { return c.invalid(ArgError::NotUtf8(TextArg::Topic)) };
-        let Some(qos) = qos(qos_bits) else { return c.invalid(ArgError::Qos) };
-        match c.client.subscribe(&mut io, filter, qos) {
-            Ok(pid) => i32::from(pid.get()),
-            Err(e) => c.fail(e),
-        }
-    })
+    filter_call(client, env, filter, Some(qos_bits))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_unsubscribe(client: *mut umqtt_client_t, env: *const umqtt_env_t, filter: umqtt_bytes_t) -> i32 {
+    filter_call(client, env, filter, None)
+}
+
+/// umqtt_subscribe at `qos_bits`, or umqtt_unsubscribe (None).
+unsafe fn filter_call(client: *mut umqtt_client_t, env: *const umqtt_env_t, filter: umqtt_bytes_t, qos_bits: Option<u8>) -> i32 {
     with_client!(client, env, |c, io, env| {
         let Ok(Some(filter)) = text(&filter) else { return c.invalid(ArgError::NotUtf8(TextArg::Topic)) };
-        match c.client.unsubscribe(&mut io, filter) {
+        let qos = match qos_bits.map(qos) {
+            Some(None) => return c.invalid(ArgError::Qos),
+            other => other.flatten(),
+        };
+        match c.client.filter_request(&mut io, filter, qos) {
             Ok(pid) => i32::from(pid.get()),
             Err(e) => c.fail(e),
         }
@@ -642,22 +644,24 @@ pub unsafe extern "C" fn umqtt_step_publish(client: *mut umqtt_client_t, env: *c
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_subscribe(client: *mut umqtt_client_t, filter: umqtt_bytes_t, qos_bits: u8) -> i32 {
-    with_connection!(client, |c| {
-        let Ok(Some(text)) = text(&filter) else { return c.invalid(ArgError::NotUtf8(TextArg::Topic)) };
-        let Some(qos) = qos(qos_bits) else { return c.invalid(ArgError::Qos) };
-        let before = c.client.connection().borrows();
-        let result = c.client.connection().subscribe(text, qos);
-        c.lend(before, &[(Part::Topic, filter)]);
-        step_result(c, result.map(|p| ticket_code(Some(p))))
-    })
+    step_filter(client, filter, Some(qos_bits))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_unsubscribe(client: *mut umqtt_client_t, filter: umqtt_bytes_t) -> i32 {
+    step_filter(client, filter, None)
+}
+
+/// umqtt_step_subscribe at `qos_bits`, or umqtt_step_unsubscribe (None).
+unsafe fn step_filter(client: *mut umqtt_client_t, filter: umqtt_bytes_t, qos_bits: Option<u8>) -> i32 {
     with_connection!(client, |c| {
         let Ok(Some(text)) = text(&filter) else { return c.invalid(ArgError::NotUtf8(TextArg::Topic)) };
+        let qos = match qos_bits.map(qos) {
+            Some(None) => return c.invalid(ArgError::Qos),
+            other => other.flatten(),
+        };
         let before = c.client.connection().borrows();
-        let result = c.client.connection().unsubscribe(text);
+        let result = c.client.connection().filter_request(text, qos);
         c.lend(before, &[(Part::Topic, filter)]);
         step_result(c, result.map(|p| ticket_code(Some(p))))
     })
