@@ -40,29 +40,13 @@ class _LeanFakeSocket(FakeSocket):
     def feed(self, data):
         self.rx = self.rx + data if self.rx else data  # keeps the caller's bytes, no copy
 
-    def read(self, n=-1):
-        self.modes.append(self.blocking)
-        if self.closed:
-            raise OSError(errno.EBADF)
-        if not self.rx:
-            if self.eof:
-                return b""
-            if not self.blocking:
-                return None
-            raise OSError(errno.ETIMEDOUT)
-        n = min(len(self.rx) if n < 0 else n, self.chunk, len(self.rx))
+    def _pop_rx(self, n):
         b = self.rx if n == len(self.rx) else self.rx[:n]  # all of it: no copy
         self.rx = self.rx[n:] if n < len(self.rx) else b""
         return bytes(b)
 
-    def write(self, buf, length=None):
-        if self.closed:
-            raise OSError(errno.EBADF)
-        if isinstance(buf, str):
-            buf = buf.encode()
-        b = bytes(buf) if length is None else bytes(buf[:length])
+    def _record(self, b):
         self.writes.append(b)
-        return len(b)
 
     @property
     def tx(self):

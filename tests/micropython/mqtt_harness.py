@@ -56,6 +56,25 @@ def client(port=None, **kw):
     return MQTTClient(client_id(), HOST, port or PORT, **kw)
 
 
+def usable_on_broker(c, what, **connect_kw):
+    # After a failure: the same client object connects to the test broker and works.
+    c.server, c.port = HOST, PORT
+    eq(c.connect(**connect_kw), 0, "connect " + what)
+    c.ping()
+    eq(c.wait_msg(), None, "PINGRESP " + what)
+    c.disconnect()
+
+
+def subscribed_client(name="in", qos=0):
+    # A client connected to the broker with a Recorder callback, subscribed to topic(name).
+    c = client()
+    rec = Recorder()
+    c.set_callback(rec)
+    c.connect()
+    c.subscribe(topic(name), qos=qos)
+    return c, rec
+
+
 def peer(cmd, **kw):
     kw["cmd"] = cmd
     sys.stdout.write("@@peer " + json.dumps(kw) + "\n")
@@ -235,9 +254,10 @@ class FakeSocket:
             if not self.blocking:
                 return None
             raise OSError(errno.ETIMEDOUT)
-        if n < 0:
-            n = len(self.rx)
-        n = min(n, self.chunk, len(self.rx))
+        return self._pop_rx(min(len(self.rx) if n < 0 else n, self.chunk, len(self.rx)))
+
+    def _pop_rx(self, n):
+        # The first n fed bytes, gone from rx (a subclass may keep them another way).
         b = bytes(self.rx[:n])
         self.rx = self.rx[n:]
         return b
@@ -248,9 +268,12 @@ class FakeSocket:
         if isinstance(buf, str):
             buf = buf.encode()  # as a socket's write() takes it
         b = bytes(buf) if length is None else bytes(buf[:length])
+        self._record(b)
+        return len(b)
+
+    def _record(self, b):
         self.tx.extend(b)
         self.writes.append(b)
-        return len(b)
 
     def setblocking(self, flag):
         self.blocking = bool(flag)

@@ -1,14 +1,10 @@
 # A 100 KiB message both ways (QoS 1 and QoS 0), byte-exact.
-from mqtt_harness import client, topic, peer_sub, peer_msgs, peer, topic_s, gen, sha256hex, pump, Recorder, done, eq
+from mqtt_harness import subscribed_client, topic, peer_sub, peer_msgs, peer, topic_s, gen, sha256hex, pump, done, eq
 
 N = 100 * 1024
 big = gen(N)
 peer_sub("out", 1)
-c = client()
-rec = Recorder()
-c.set_callback(rec)
-c.connect()
-c.subscribe(topic("in"), qos=1)
+c, rec = subscribed_client("in", qos=1)
 c.publish(topic("out"), big, qos=1)
 c.publish(topic("out"), memoryview(big)[1:], qos=0)
 got = peer_msgs("out", 2, timeout=10)

@@ -1,13 +1,9 @@
 # check_msg() returns None at once when nothing is pending, and delivers like wait_msg
 # otherwise; wait_msg still blocks afterwards (check_msg's non-blocking mode does not stick).
-from mqtt_harness import client, topic, peer_pub, Recorder, done, eq
+from mqtt_harness import subscribed_client, topic, peer_pub, done, eq
 import time
 
-c = client()
-rec = Recorder()
-c.set_callback(rec)
-c.connect()
-c.subscribe(topic("in"), qos=1)
+c, rec = subscribed_client("in", qos=1)
 for i in range(5):
     eq(c.check_msg(), None, "check_msg with nothing pending")
 peer_pub("in", b"m1", qos=0)

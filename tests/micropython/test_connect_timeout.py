@@ -1,6 +1,6 @@
 # connect(timeout=...) against a broker that accepts but never sends CONNACK raises OSError;
 # a later connect() on the same object to a working broker succeeds.
-from mqtt_harness import MQTTClient, HOST, PORT, client_id, fake_broker, fake_log, unhx, raises, done, eq
+from mqtt_harness import MQTTClient, HOST, client_id, usable_on_broker, fake_broker, fake_log, unhx, raises, done, eq
 import time
 
 fid, port = fake_broker(["accept"], ["recv"], ["drain", 8])
@@ -12,9 +12,5 @@ assert dt < 5000, "connect(timeout=1) took %d ms" % dt
 log = fake_log(fid, timeout=0)  # the CONNECT is logged already
 eq(unhx(log["packets"][0])[0], 0x10, "CONNECT was sent")
 
-c.server, c.port = HOST, PORT
-eq(c.connect(timeout=5), 0, "connect after the timeout")
-c.ping()
-eq(c.wait_msg(), None, "PINGRESP")
-c.disconnect()
+usable_on_broker(c, "after the timeout", timeout=5)
 done()

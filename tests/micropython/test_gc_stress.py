@@ -1,7 +1,7 @@
 # The garbage collector runs at every step: in the fake socket's read/write, in the callback,
 # and with a low GC threshold against the real broker. Messages stay intact (no pointer into
 # the heap held where the GC cannot see it).
-from mqtt_harness import (FakeSocket, fake_client, client, topic, gen, publish_packet, pump, Recorder, done, eq,
+from mqtt_harness import (FakeSocket, fake_client, subscribed_client, topic, gen, publish_packet, pump, done, eq,
                           unhx, peer_sub, peer_msgs, sha256hex)
 import gc
 
@@ -51,11 +51,7 @@ gc.collect()
 # real broker, GC forced often
 gc.threshold(2048)
 peer_sub("loop", 1)
-c = client()
-rec = Recorder()
-c.set_callback(rec)
-c.connect()
-c.subscribe(topic("loop"), 1)
+c, rec = subscribed_client("loop", qos=1)
 N = 60
 for i in range(N):
     c.publish(topic("loop"), gen(100 + i * 53), qos=i % 2)

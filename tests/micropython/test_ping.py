@@ -1,12 +1,8 @@
 # ping() sends PINGREQ; the PINGRESP is consumed by wait_msg, which returns None for it as
 # umqtt.simple does.
-from mqtt_harness import client, topic, peer_pub, pump, Recorder, done, eq
+from mqtt_harness import subscribed_client, topic, peer_pub, pump, done, eq
 
-c = client()
-rec = Recorder()
-c.set_callback(rec)
-c.connect()
-c.subscribe(topic("in"))
+c, rec = subscribed_client("in")
 for i in range(3):
     c.ping()
     eq(c.wait_msg(), None, "wait_msg after ping")

@@ -1,13 +1,9 @@
 # A PUBLISH that reaches the client while publish(qos=1) waits for its PUBACK is delivered to
 # the callback, and publish() still returns once its PUBACK arrives.
-from mqtt_harness import client, topic, peer_pub, peer_sub, peer_msgs, pump, Recorder, done, eq
+from mqtt_harness import subscribed_client, topic, peer_pub, peer_sub, peer_msgs, pump, done, eq
 
 peer_sub("out", 1)
-c = client()
-rec = Recorder()
-c.set_callback(rec)
-c.connect()
-c.subscribe(topic("in"), qos=1)
+c, rec = subscribed_client("in", qos=1)
 # The broker has sent these to our socket before it even sees our PUBLISH below,
 # so they are ahead of its PUBACK.
 peer_pub("in", b"early-1", qos=1)
