@@ -632,6 +632,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// publishes not resumed before the next operation that takes a packet id are forgotten.
     pub fn resume(&mut self, pid: PacketId, topic: &str, payload: &[u8], retain: bool) -> Result<bool, Error> {
         self.check_connected()?;
+        check_topic_arg(topic)?; // before the session takes it up: a refused call changes nothing
         let qos = match self.session.resume(pid) {
             None => return Ok(false),
             Some(Pending::Done(_)) => return Ok(true),
@@ -673,6 +674,8 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             self.session.untrack(unsent.ticket);
             return Ok(Some(unsent.ticket));
         };
+        // The bytes behind the handles are the caller's: a mutable topic may have changed.
+        check_topic_arg(topic)?;
         let pid = if kept { unsent.pid } else { self.session.free_pid() };
         let packet = Packet::Publish(Publish { dup: kept, qos: m.qos, retain: m.retain, topic, pid: Some(pid), payload });
         self.enqueue(&packet, &[(Part::Topic, topic.as_bytes()), (Part::Payload, payload)])?;
@@ -778,12 +781,14 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         self.session.abandon(ticket);
     }
 
-    /// Encodes `packet` at the end of the transmit queue (nothing of it on failure).
+    /// Encodes `packet` at the end of the transmit queue (nothing of it on failure). Every
+    /// operation has checked its arguments against the codec's rules (with errors that name
+    /// them) or built the packet so that they hold: the encoder checks only lengths.
     fn enqueue(&mut self, packet: &Packet<'_>, parts: &[(Part, &[u8])]) -> Result<(), Error> {
         self.tx.compact();
         let (end, marks) = (self.tx.end, self.tx.marks.len());
         let mut out = Enqueue { queue: &mut self.tx, parts, marks_before: marks };
-        let result = match packet.write(&mut out) {
+        let result = match packet.write_checked(&mut out) {
             Ok(_) => Ok(()),
             Err(WriteError::Output(e)) => Err(e),
             Err(WriteError::Invalid(CodecError::PacketTooLarge | CodecError::StringTooLong)) => Err(Error::TooLarge),
@@ -1199,6 +1204,31 @@ mod tests {
             c.transmitted(bytes.len(), 0);
         }
         out
+    }
+
+    #[test]
+    fn a_resumed_publish_checks_its_topic_and_keeps_the_connection() {
+        let (mut c, mut sink) = open();
+        let t = c.publish(&msg("t", b"m", QoS::AtLeastOnce, None), &mut |_| false).unwrap().unwrap();
+        written(&mut c);
+        reconnect(&mut c, &mut sink, true);
+        // The encoder no longer checks rules the connection checks: resume() says what is wrong.
+        assert_eq!(c.resume(t, "t/+", b"m", false), Err(Error::InvalidArgument(ArgError::TopicWildcard)));
+        assert!(c.is_connected() && !c.wants_write());
+        assert_eq!(c.resume(t, "t", b"m", false), Ok(true));
+        assert_eq!(written(&mut c)[0], 0x3A, "PUBLISH, DUP=1, QoS 1");
+    }
+
+    #[test]
+    fn a_topic_changed_behind_its_handle_is_refused_when_sent_again() {
+        let (mut c, mut sink) = open();
+        let t = c.publish(&msg("t", b"m", QoS::AtLeastOnce, Some((1, 2))), &mut |_| false).unwrap().unwrap();
+        written(&mut c);
+        reconnect(&mut c, &mut sink, true);
+        let got = c.resend_next(&mut |_| Some(("t/#", &b"m"[..])));
+        assert_eq!(got, Err(Error::InvalidArgument(ArgError::TopicWildcard)));
+        assert!(c.is_connected() && !c.wants_write());
+        assert_eq!(c.resend_next(&mut |_| Some(("t", &b"m"[..]))), Ok(Some(t)));
     }
 
     #[test]

@@ -32,6 +32,10 @@ fn check_roundtrip(p: &Packet<'_>) -> Result<(), TestCaseError> {
     let header = codec::parse_fixed_header(&buf[..len]).unwrap().unwrap();
     prop_assert_eq!(header.packet_len(), len);
     prop_assert_eq!(codec::decode_body(header, &buf[header.header_len..len]), Ok(decoded));
+    // The encoder for senders that checked the rules themselves writes the same bytes.
+    let mut out = VecOutput(Vec::new());
+    prop_assert_eq!(p.write_checked(&mut out), Ok(len));
+    prop_assert_eq!(&out.0[..], &buf[..len]);
     // Cut anywhere: incomplete, never an error or a different packet.
     for cut in [0, 1, len / 2, len - 1] {
         if cut < len {
@@ -39,6 +43,31 @@ fn check_roundtrip(p: &Packet<'_>) -> Result<(), TestCaseError> {
         }
     }
     Ok(())
+}
+
+/// An encoder output that keeps every piece.
+struct VecOutput(Vec<u8>);
+
+impl codec::Output for VecOutput {
+    type Error = ();
+    fn put(&mut self, piece: &[u8]) -> Result<(), ()> {
+        self.0.extend_from_slice(piece);
+        Ok(())
+    }
+}
+
+#[test]
+fn only_write_checks_the_rules_write_checked_leaves_them_to_its_caller() {
+    let p = Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false, topic: "a/+", pid: None, payload: b"x" });
+    assert_eq!(p.check_rules(), Err(codec::Error::WildcardInTopicName));
+    assert_eq!(p.write(&mut VecOutput(Vec::new())), Err(codec::WriteError::Invalid(codec::Error::WildcardInTopicName)));
+    let mut out = VecOutput(Vec::new());
+    assert_eq!(p.write_checked(&mut out), Ok(8));
+    assert_eq!(out.0, b"\x30\x06\x00\x03a/+x");
+    // Lengths stay checked: a topic past 65,535 bytes.
+    let long = "t".repeat(65_536);
+    let p = Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false, topic: &long, pid: None, payload: b"" });
+    assert_eq!(p.write_checked(&mut VecOutput(Vec::new())), Err(codec::WriteError::Invalid(codec::Error::StringTooLong)));
 }
 
 // ---- strategies -----------------------------------------------------------

@@ -69,28 +69,25 @@ fn string_len(s: &[u8]) -> Result<usize, Error> {
 impl Packet<'_> {
     /// Remaining Length of this packet; also validates what the encoder relies on.
     pub fn remaining_len(&self) -> Result<usize, Error> {
-        let len = match self {
+        self.check_rules()?;
+        self.lengths()
+    }
+
+    /// MQTT's rules on the fields a sender chooses: topic names and filters, U+0000, the
+    /// CONNECT flags, packet ids present exactly at QoS > 0, SUBACK codes.
+    pub fn check_rules(&self) -> Result<(), Error> {
+        match self {
             Packet::Connect(c) => {
                 if has_nul(c.client_id.as_bytes()) || c.username.is_some_and(|u| has_nul(u.as_bytes())) {
                     return Err(Error::NullCharacter);
                 }
-                let mut n = 10 + string_len(c.client_id.as_bytes())?;
                 if let Some(w) = &c.will {
                     check_name(w.topic)?;
-                    n += string_len(w.topic.as_bytes())? + string_len(w.message)?;
                 }
-                if let Some(u) = c.username {
-                    n += string_len(u.as_bytes())?;
+                if c.password.is_some() && c.username.is_none() {
+                    return Err(Error::InvalidConnectFlags);
                 }
-                if let Some(p) = c.password {
-                    if c.username.is_none() {
-                        return Err(Error::InvalidConnectFlags);
-                    }
-                    n += string_len(p)?;
-                }
-                n
             }
-            Packet::Connack(_) => 2,
             Packet::Publish(p) => {
                 check_name(p.topic)?;
                 if (p.qos == QoS::AtMostOnce) != p.pid.is_none() {
@@ -99,13 +96,50 @@ impl Packet<'_> {
                 if p.dup && p.qos == QoS::AtMostOnce {
                     return Err(Error::DupWithQos0);
                 }
-                string_len(p.topic.as_bytes())? + if p.pid.is_some() { 2 } else { 0 } + p.payload.len()
             }
+            Packet::Subscribe(s) => {
+                for sub in s.iter() {
+                    check_filter(sub.filter)?;
+                }
+            }
+            Packet::Unsubscribe(u) => {
+                for filter in u.iter() {
+                    check_filter(filter)?;
+                }
+            }
+            Packet::Suback(s) => {
+                for &code in s.codes {
+                    SubackCode::from_u8(code)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Remaining Length, within MQTT's limits (strings of at most 65,535 bytes, a list of
+    /// filters or codes not empty, a packet of at most 256 MB); no other rule is checked.
+    fn lengths(&self) -> Result<usize, Error> {
+        let len = match self {
+            Packet::Connect(c) => {
+                let mut n = 10 + string_len(c.client_id.as_bytes())?;
+                if let Some(w) = &c.will {
+                    n += string_len(w.topic.as_bytes())? + string_len(w.message)?;
+                }
+                if let Some(u) = c.username {
+                    n += string_len(u.as_bytes())?;
+                }
+                if let Some(p) = c.password {
+                    n += string_len(p)?;
+                }
+                n
+            }
+            Packet::Connack(_) => 2,
+            Packet::Publish(p) => string_len(p.topic.as_bytes())? + if p.pid.is_some() { 2 } else { 0 } + p.payload.len(),
             Packet::Puback(_) | Packet::Pubrec(_) | Packet::Pubrel(_) | Packet::Pubcomp(_) | Packet::Unsuback(_) => 2,
             Packet::Subscribe(s) => {
                 let mut n = 2;
                 for sub in s.iter() {
-                    check_filter(sub.filter)?;
                     n += string_len(sub.filter.as_bytes())? + 1;
                 }
                 if n == 2 {
@@ -116,7 +150,6 @@ impl Packet<'_> {
             Packet::Unsubscribe(u) => {
                 let mut n = 2;
                 for filter in u.iter() {
-                    check_filter(filter)?;
                     n += string_len(filter.as_bytes())?;
                 }
                 if n == 2 {
@@ -127,9 +160,6 @@ impl Packet<'_> {
             Packet::Suback(s) => {
                 if s.codes.is_empty() {
                     return Err(Error::LengthMismatch);
-                }
-                for &code in s.codes {
-                    SubackCode::from_u8(code)?;
                 }
                 2 + s.codes.len()
             }
@@ -159,7 +189,15 @@ impl Packet<'_> {
     /// Validates the packet, then hands its bytes to `out` in order; returns how many.
     /// Fixed fields come in small pieces, each payload and Last Will message in one.
     pub fn write<O: Output>(&self, out: &mut O) -> Result<usize, WriteError<O::Error>> {
-        let rl = self.remaining_len().map_err(WriteError::Invalid)?;
+        self.check_rules().map_err(WriteError::Invalid)?;
+        self.write_checked(out)
+    }
+
+    /// [`Packet::write`] for a sender that has checked the packet against [`Packet::check_rules`]
+    /// already (or built it so that it holds, as the connection does): only the lengths' limits
+    /// are checked, each rule is checked once.
+    pub fn write_checked<O: Output>(&self, out: &mut O) -> Result<usize, WriteError<O::Error>> {
+        let rl = self.lengths().map_err(WriteError::Invalid)?;
         let mut header = [0u8; 5];
         header[0] = self.first_byte();
         let n = 1 + varint::encode(rl, &mut header[1..]).map_err(WriteError::Invalid)?;
