@@ -49,37 +49,35 @@ impl PacketType {
     /// Checks the first byte of a fixed header: a known type with the flags 3.1.1 requires.
     pub fn from_first_byte(byte: u8) -> Result<PacketType, Error> {
         use PacketType::*;
-        let kind = match byte >> 4 {
-            1 => Connect,
-            2 => Connack,
-            3 => Publish,
-            4 => Puback,
-            5 => Pubrec,
-            6 => Pubrel,
-            7 => Pubcomp,
-            8 => Subscribe,
-            9 => Suback,
-            10 => Unsubscribe,
-            11 => Unsuback,
-            12 => Pingreq,
-            13 => Pingresp,
-            14 => Disconnect,
-            _ => return Err(Error::ReservedPacketType),
-        };
+        // By the high nibble: one load on every packet read instead of a chain of compares.
+        const BY_NIBBLE: [Option<PacketType>; 16] = [
+            None,
+            Some(Connect),
+            Some(Connack),
+            Some(Publish),
+            Some(Puback),
+            Some(Pubrec),
+            Some(Pubrel),
+            Some(Pubcomp),
+            Some(Subscribe),
+            Some(Suback),
+            Some(Unsubscribe),
+            Some(Unsuback),
+            Some(Pingreq),
+            Some(Pingresp),
+            Some(Disconnect),
+            None,
+        ];
+        let kind = BY_NIBBLE.get(usize::from(byte >> 4)).copied().flatten().ok_or(Error::ReservedPacketType)?;
         let flags = byte & 0x0F;
-        match kind {
-            Publish => {
-                let qos = QoS::from_bits((flags >> 1) & 3)?;
-                if qos == QoS::AtMostOnce && flags & 0x08 != 0 {
-                    return Err(Error::DupWithQos0);
-                }
-            }
-            Pubrel | Subscribe | Unsubscribe if flags != 0b0010 => return Err(Error::InvalidHeaderFlags),
-            Pubrel | Subscribe | Unsubscribe => {}
-            _ if flags != 0 => return Err(Error::InvalidHeaderFlags),
-            _ => {}
+        if kind != Publish {
+            return if flags == kind.fixed_flags() { Ok(kind) } else { Err(Error::InvalidHeaderFlags) };
         }
-        Ok(kind)
+        match flags & 0x0E {
+            0x06 | 0x0E => Err(Error::InvalidQos),
+            0x08 => Err(Error::DupWithQos0),
+            _ => Ok(kind),
+        }
     }
 
     /// The fixed flags of every type but PUBLISH.
