@@ -196,6 +196,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// `Ok(false)`: no such publish (it never left whole, or the session is new):
     /// publish it again. Unfinished publishes not resumed before the next operation
     /// that takes a packet id (publish at QoS 1/2, subscribe, unsubscribe) are forgotten.
+    /// An invalid `topic` is refused first, whatever `pid`'s state.
     pub fn resume<T: Transport>(&mut self, io: &mut T, pid: PacketId, topic: &str, payload: &[u8], retain: bool) -> Result<bool, Error<T::Error>> {
         let resumed = self.conn.resume(pid, topic, payload, retain)?;
         self.flush(io, &[(Part::Topic, topic.as_bytes()), (Part::Payload, payload)])?;

@@ -67,7 +67,9 @@ fn string_len(s: &[u8]) -> Result<usize, Error> {
 }
 
 impl Packet<'_> {
-    /// Remaining Length of this packet; also validates what the encoder relies on.
+    /// Remaining Length of this packet; also validates what the encoder relies on. The rules
+    /// ([`Packet::check_rules`]) are checked before the lengths: a packet that breaks both
+    /// reports the rule.
     pub fn remaining_len(&self) -> Result<usize, Error> {
         self.check_rules()?;
         self.lengths()
