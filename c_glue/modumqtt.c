@@ -213,7 +213,7 @@ static mp_obj_t umqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, 
 
     umqtt_obj_t *self = umqtt_glue_new_client(type);
     mp_obj_t port = args[ARG_port].u_obj;
-    if (mp_obj_is_true(mp_binary_op(MP_BINARY_OP_EQUAL, port, MP_OBJ_NEW_SMALL_INT(0)))) {
+    if (mp_obj_equal(port, MP_OBJ_NEW_SMALL_INT(0))) {
         port = MP_OBJ_NEW_SMALL_INT(mp_obj_is_true(args[ARG_ssl].u_obj) ? 8883 : 1883);
     }
     self->server = args[ARG_server].u_obj;

@@ -64,6 +64,8 @@ static inline mp_obj_t mp_call_function_2_dyn(mp_obj_t fun, mp_obj_t a, mp_obj_t
 #define mp_call_function_2(fun, a, b) (mp_call_function_2_dyn((fun), (a), (b)))
 #define mp_call_method_n_kw(n_args, n_kw, args) (mp_fun_table.call_method_n_kw((n_args), (n_kw), (args)))
 
+#define mp_obj_equal(a, b) (mp_obj_is_true(mp_binary_op(MP_BINARY_OP_EQUAL, (a), (b))))
+
 #define UMQTT_EMPTY_DICT() (mp_obj_new_dict(0))
 // A connection forgotten: so are the pollers of its socket.
 #define UMQTT_PORT_FORGET(self) ((self)->polled = MP_OBJ_NULL, (self)->poll_rd = (self)->poll_wr = mp_const_none)

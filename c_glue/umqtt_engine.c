@@ -161,7 +161,8 @@ static mp_obj_t engine_control(mp_obj_t self_in, int32_t rc) {
 }
 
 static mp_obj_t engine_ping(mp_obj_t self_in) {
-    return engine_control(self_in, umqtt_step_ping(umqtt_glue_client(engine(self_in)), umqtt_glue_ticks_ms(engine(self_in))));
+    umqtt_obj_t *self = engine(self_in);
+    return engine_control(self_in, umqtt_step_ping(umqtt_glue_client(self), umqtt_glue_ticks_ms(self)));
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(engine_ping_obj, engine_ping);
 

@@ -441,14 +441,16 @@ pub unsafe extern "C" fn umqtt_unsubscribe(client: *mut umqtt_client_t, env: *co
     filter_call(client, env, filter, None)
 }
 
+/// The QoS of a SUBSCRIBE (`Some` bits), or None for UNSUBSCRIBE; Err for bits other than 0-2.
+fn filter_qos(qos_bits: Option<u8>) -> Result<Option<QoS>, ()> {
+    qos_bits.map(|bits| qos(bits).ok_or(())).transpose()
+}
+
 /// umqtt_subscribe at `qos_bits`, or umqtt_unsubscribe (None).
 unsafe fn filter_call(client: *mut umqtt_client_t, env: *const umqtt_env_t, filter: umqtt_bytes_t, qos_bits: Option<u8>) -> i32 {
     with_client!(client, env, |c, io, env| {
         let Ok(Some(filter)) = text(&filter) else { return c.invalid(ArgError::NotUtf8(TextArg::Topic)) };
-        let qos = match qos_bits.map(qos) {
-            Some(None) => return c.invalid(ArgError::Qos),
-            other => other.flatten(),
-        };
+        let Ok(qos) = filter_qos(qos_bits) else { return c.invalid(ArgError::Qos) };
         match c.client.filter_request(&mut io, filter, qos) {
             Ok(pid) => i32::from(pid.get()),
             Err(e) => c.fail(e),
@@ -656,10 +658,7 @@ pub unsafe extern "C" fn umqtt_step_unsubscribe(client: *mut umqtt_client_t, fil
 unsafe fn step_filter(client: *mut umqtt_client_t, filter: umqtt_bytes_t, qos_bits: Option<u8>) -> i32 {
     with_connection!(client, |c| {
         let Ok(Some(text)) = text(&filter) else { return c.invalid(ArgError::NotUtf8(TextArg::Topic)) };
-        let qos = match qos_bits.map(qos) {
-            Some(None) => return c.invalid(ArgError::Qos),
-            other => other.flatten(),
-        };
+        let Ok(qos) = filter_qos(qos_bits) else { return c.invalid(ArgError::Qos) };
         let before = c.client.connection().borrows();
         let result = c.client.connection().filter_request(text, qos);
         c.lend(before, &[(Part::Topic, filter)]);
