@@ -114,7 +114,7 @@ impl Sink for NoSink {
 }
 
 /// The caller's fields a queued packet may borrow pieces of.
-type Parts<'p> = [(Part, &'p [u8])];
+pub type Parts<'p> = [(Part, &'p [u8])];
 
 /// The client: a connection and the limit on its waits, `RX` bytes in and `TX` bytes out.
 pub struct Client<const RX: usize, const TX: usize> {
@@ -153,12 +153,17 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
 
     /// Sends CONNECT and waits for CONNACK; returns the session-present flag.
     pub fn connect<T: Transport>(&mut self, io: &mut T, options: &ConnectOptions<'_>) -> Result<bool, Error<T::Error>> {
-        self.timeout_ms = options.timeout_ms;
         let now = io.now_ms();
-        let result = self.conn.connect(options, now).map_err(Error::from).and_then(|_| {
-            self.flush(io, &options.parts())?;
-            self.await_connack(io)
-        });
+        self.conn.connect(options, now)?; // a refused argument leaves the connection closed
+        self.finish_connect(io, &options.parts(), options.timeout_ms)
+    }
+
+    /// [`Client::connect`] once CONNECT is queued on [`Client::connection`]: writes it (`parts`:
+    /// the options' borrowed pieces) and waits for CONNACK, at most `timeout_ms` (None: 1.5
+    /// keepalive periods), which then bounds every acknowledgement wait and write.
+    pub fn finish_connect<T: Transport>(&mut self, io: &mut T, parts: &Parts<'_>, timeout_ms: Option<u32>) -> Result<bool, Error<T::Error>> {
+        self.timeout_ms = timeout_ms;
+        let result = self.flush(io, parts).and_then(|_| self.await_connack(io));
         if result.is_err() {
             self.reset();
         }
@@ -167,17 +172,9 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
 
     fn await_connack<T: Transport>(&mut self, io: &mut T) -> Result<bool, Error<T::Error>> {
         loop {
-            if let Some(connection::Event::Connected { session_present }) = self.conn.handle(&mut NoSink)? {
+            // Within the connect timeout (the connection's, on each tick) and `timeout_ms`.
+            if let Some(connection::Event::Connected { session_present }) = self.pump(io, &mut NoSink, Mode::Ack)? {
                 return Ok(session_present);
-            }
-            let now = io.now_ms();
-            let wait = self.conn.tick(now)?;
-            if io.wait(false, wait).map_err(Error::Io)? {
-                match self.read(io, &mut NoSink) {
-                    // Readable, yet nothing for us (part of a TLS record, say): wait on.
-                    Err(Error::Io(e)) if T::would_block(&e) => {}
-                    other => other?,
-                }
             }
         }
     }
@@ -203,24 +200,6 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         Ok(resumed)
     }
 
-    /// After [`Client::connect`], sends again every unfinished publish of an earlier connection
-    /// published with handles ([`Client::publish_message`]): `bytes` gives the topic and payload
-    /// behind a message's handles. Their tickets stay valid for [`Client::await_ack`].
-    pub fn resend_unfinished<'m, T: Transport>(&mut self, io: &mut T, mut bytes: impl FnMut(&MessageRef) -> Option<(&'m str, &'m [u8])>) -> Result<(), Error<T::Error>> {
-        loop {
-            let mut message = None;
-            let sent = self.conn.resend_next(&mut |m| {
-                message = bytes(m);
-                message
-            })?;
-            if sent.is_none() {
-                return Ok(());
-            }
-            let (topic, payload) = message.unwrap_or(("", &[]));
-            self.flush(io, &[(Part::Topic, topic.as_bytes()), (Part::Payload, payload)])?;
-        }
-    }
-
     /// Publishes a message. At QoS 0 returns None; otherwise the packet id to
     /// pass to [`Client::await_ack`].
     pub fn publish<T: Transport>(&mut self, io: &mut T, topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Result<Option<PacketId>, Error<T::Error>> {
@@ -228,19 +207,12 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     }
 
     /// [`Client::publish`] of a message that may carry handles: see [`Connection::publish`]
-    /// (sent again by [`Client::resend_unfinished`] after a reconnect; a retry right after it
-    /// awaits the one sent again).
+    /// (after a reconnect, [`Connection::resend_next`] on [`Client::connection`] queues it again
+    /// and [`Client::send`] writes it; a retry right after that awaits the one sent again).
     pub fn publish_message<T: Transport>(&mut self, io: &mut T, out: &Outgoing<'_>, same: &mut dyn FnMut(&MessageRef) -> bool) -> Result<Option<PacketId>, Error<T::Error>> {
-        let queued = self.conn.wants_write();
-        let ticket = self.conn.publish(out, same)?;
-        if !queued && !self.conn.wants_write() {
-            return Ok(ticket); // a retry taken for the publish sent again
-        }
-        let sent = self.flush(io, &[(Part::Topic, out.topic.as_bytes()), (Part::Payload, out.payload)]);
-        if let (Err(_), Some(ticket)) = (&sent, ticket) {
-            self.conn.forget(ticket); // it never left whole: a retry sends it anew
-        }
-        sent.map(|_| ticket)
+        let ticket = self.conn.publish(out, same)?; // a retry taken for one sent again queues nothing
+        self.send(io, &[(Part::Topic, out.topic.as_bytes()), (Part::Payload, out.payload)], ticket)?;
+        Ok(ticket)
     }
 
     /// Sends SUBSCRIBE for one filter; returns the packet id to await.
@@ -256,7 +228,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// SUBSCRIBE at `qos`, or UNSUBSCRIBE (None).
     pub(crate) fn filter_request<T: Transport>(&mut self, io: &mut T, filter: &str, qos: Option<QoS>) -> Result<PacketId, Error<T::Error>> {
         let ticket = self.conn.filter_request(filter, qos)?;
-        self.flush(io, &[(Part::Topic, filter.as_bytes())])?;
+        self.send(io, &[(Part::Topic, filter.as_bytes())], Some(ticket))?;
         Ok(ticket)
     }
 
@@ -281,7 +253,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
             if let Some(result) = self.conn.status(pid)? {
                 return Ok(Awaited::Done(result));
             }
-            if let Some(Event::Message(m)) = self.pump(io, sink, Mode::Ack)? {
+            if let Some(connection::Event::Message(m)) = self.pump(io, sink, Mode::Ack)? {
                 return Ok(Awaited::Message(m));
             }
         }
@@ -295,6 +267,11 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     /// Handles incoming packets until one is handled (Some) or, as `mode` allows,
     /// nothing is there (None).
     pub fn wait_msg<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, mode: Mode) -> Result<Option<Event>, Error<T::Error>> {
+        Ok(self.wait_event(io, sink, mode)?.map(Event::from_connection))
+    }
+
+    /// [`Client::wait_msg`] with the connection's event (the C ABI's).
+    pub(crate) fn wait_event<T: Transport>(&mut self, io: &mut T, sink: &mut dyn Sink, mode: Mode) -> Result<Option<connection::Event>, Error<T::Error>> {
         if !self.conn.is_connected() {
             return Err(Error::Engine(EngineError::NotConnected));
         }
@@ -320,7 +297,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     }
 
     /// Reads and handles packets until one is handled; drops the connection on fatal errors.
-    fn pump<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, mode: Mode) -> Result<Option<Event>, Error<T::Error>> {
+    fn pump<T: Transport>(&mut self, io: &mut T, sink: &mut dyn Sink, mode: Mode) -> Result<Option<connection::Event>, Error<T::Error>> {
         let result = self.pump_inner(io, sink, mode);
         if let Err(e) = &result {
             if e.is_fatal() {
@@ -330,18 +307,16 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         result
     }
 
-    fn pump_inner<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S, mode: Mode) -> Result<Option<Event>, Error<T::Error>> {
-        if mode == Mode::Buffered {
-            let event = self.conn.handle(sink)?;
-            self.flush(io, &[])?;
-            return Ok(event.map(Event::from_connection));
-        }
-        let start = io.now_ms();
+    fn pump_inner<T: Transport>(&mut self, io: &mut T, sink: &mut dyn Sink, mode: Mode) -> Result<Option<connection::Event>, Error<T::Error>> {
+        let start = if mode == Mode::Buffered { 0 } else { io.now_ms() };
         loop {
             let event = self.conn.handle(sink)?;
             self.flush(io, &[])?;
-            if let Some(event) = event {
-                return Ok(Some(Event::from_connection(event)));
+            if event.is_some() {
+                return Ok(event);
+            }
+            if mode == Mode::Buffered {
+                return Ok(None); // only what was buffered: no read, no tick
             }
             // Each pass, not only after a quiet wait: input trickling in (a large message on a
             // slow link) must not hold PINGREQ back.
@@ -375,13 +350,24 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     }
 
     /// One read, into the buffer the connection names (the sink's, for a large payload).
-    fn read<T: Transport, S: Sink>(&mut self, io: &mut T, sink: &mut S) -> Result<(), Error<T::Error>> {
+    fn read<T: Transport>(&mut self, io: &mut T, sink: &mut dyn Sink) -> Result<(), Error<T::Error>> {
         let n = io.read(self.conn.receive_buffer(sink)).map_err(Error::Io)?;
         if n == 0 {
             return Err(Error::Engine(EngineError::Closed));
         }
         self.conn.received(n);
         Ok(())
+    }
+
+    /// Writes what operations on [`Client::connection`] queued: `parts` for the pieces they
+    /// borrowed. When it does not leave whole, the operation `ticket` (if any) is forgotten: its
+    /// packet never reached the broker, and a retry sends it anew.
+    pub fn send<T: Transport>(&mut self, io: &mut T, parts: &Parts<'_>, ticket: Option<PacketId>) -> Result<(), Error<T::Error>> {
+        let sent = self.flush(io, parts);
+        if let (Err(_), Some(ticket)) = (&sent, ticket) {
+            self.conn.forget(ticket);
+        }
+        sent
     }
 
     /// Writes everything queued: the caller's `parts` for borrowed pieces. Part of a packet on

@@ -930,6 +930,23 @@ fn write_timeout_before_any_byte_keeps_the_connection() {
 }
 
 #[test]
+fn subscribe_that_never_left_holds_no_packet_id() {
+    let mut io = ScriptedTransport::hanging_up();
+    let mut c = connected::<256, 256>(&mut io, 0, Some(1000));
+    // More failed subscribes than operations may be in flight: each is forgotten, none holds an id.
+    for _ in 0..=umqtt_native::session::MAX_OUTBOUND {
+        io.script_writes(&[WriteStep::WouldBlock]);
+        io.script_writable(false);
+        assert_eq!(c.subscribe(&mut io, "t", QoS::AtLeastOnce), Err(Error::Engine(EngineError::Timeout)));
+    }
+    assert!(io.written().is_empty());
+    assert!(c.is_connected());
+    io.script_writable(true);
+    let ticket = c.subscribe(&mut io, "t", QoS::AtLeastOnce).expect("an id is free");
+    assert_eq!(io.written(), vec![h(&format!("82 06 00 {:02X} 00 01 74 01", ticket.get()))]);
+}
+
+#[test]
 fn write_timeout_mid_packet_drops_the_connection() {
     let mut io = ScriptedTransport::hanging_up();
     let mut c = connected::<256, 256>(&mut io, 0, Some(1000));

@@ -41,6 +41,12 @@ pub struct FfiClient {
 
 const NO_BYTES: umqtt_bytes_t = umqtt_bytes_t { ptr: core::ptr::null(), len: 0 };
 
+/// What `lent` (in [`part_index`]'s order) holds, as the driver's parts.
+unsafe fn lent_parts<'b>(lent: &[umqtt_bytes_t; PARTS]) -> [(Part, &'b [u8]); PARTS] {
+    let [topic, payload, client_id, will_message, username, password] = lent.map(|b| bytes(&b).unwrap_or(&[]));
+    [(Part::Topic, topic), (Part::Payload, payload), (Part::ClientId, client_id), (Part::WillMessage, will_message), (Part::Username, username), (Part::Password, password)]
+}
+
 fn part_index(part: Part) -> usize {
     match part {
         Part::Topic => 0,
@@ -326,6 +332,33 @@ macro_rules! with_client {
     }};
 }
 
+/// A blocking call: `queue` queues its packet with the step operation (its ticket, UMQTT_DONE or
+/// an error code), then it is written; one whose packet does not leave whole is forgotten.
+unsafe fn blocking(client: *mut umqtt_client_t, env: *const umqtt_env_t, queue: impl FnOnce(&mut FfiClient, &mut EnvIo) -> i32) -> i32 {
+    with_client!(client, env, |c, io, env| {
+        let _ = env;
+        let queued = queue(c, &mut io);
+        send_queued(c, &mut io, queued, ticket(queued))
+    })
+}
+
+/// The rest of a blocking call: writes what the step operation queued (`queued`: its result);
+/// the operation `forget` is forgotten when its packet does not leave whole.
+#[inline(never)]
+fn send_queued(c: &mut FfiClient, io: &mut EnvIo, queued: i32, forget: Option<PacketId>) -> i32 {
+    if queued < 0 {
+        return queued;
+    }
+    let lent = c.borrowed;
+    let parts = c.client.connection().borrows().then(|| unsafe { lent_parts(&lent) });
+    let sent = c.client.send(io, parts.as_ref().map_or(&[][..], |p| &p[..]), forget);
+    c.borrowed = [NO_BYTES; PARTS];
+    match sent {
+        Ok(()) => queued,
+        Err(e) => c.fail(e),
+    }
+}
+
 #[no_mangle]
 pub extern "C" fn umqtt_abi_version() -> i32 {
     UMQTT_ABI_VERSION as i32
@@ -372,23 +405,31 @@ unsafe fn connect_options<'o>(o: &'o umqtt_connect_options_t) -> Result<ConnectO
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_connect(client: *mut umqtt_client_t, env: *const umqtt_env_t, options: *const umqtt_connect_options_t) -> i32 {
     with_client!(client, env, |c, io, env| {
-        let Some(o) = options.as_ref() else { return c.invalid(ArgError::Null) };
-        let options = match connect_options(o) {
-            Ok(options) => options,
-            Err(e) => return c.invalid(e),
-        };
-        c.sink_buf = None;
-        let connected = c.client.connect(&mut io, &options);
-        let resent = connected.and_then(|present| {
-            if env.message.is_some() {
-                c.client.resend_unfinished(&mut io, |m| message_bytes(env, m))?;
-            }
-            Ok(present)
-        });
-        match resent {
-            Ok(session_present) => i32::from(session_present),
-            Err(e) => c.fail(e),
+        let now = io.now_ms();
+        let queued = queue_connect(c, options, now);
+        if queued < 0 {
+            return queued;
         }
+        let lent = c.borrowed;
+        let connected = c.client.finish_connect(&mut io, &lent_parts(&lent), u32::try_from((*options).timeout_ms).ok());
+        c.borrowed = [NO_BYTES; PARTS];
+        let session_present = match connected {
+            Ok(present) => i32::from(present),
+            Err(e) => return c.fail(e),
+        };
+        // The unfinished publishes of an earlier connection, each written before the next is
+        // queued. One that does not leave whole stays unfinished (the next connect sends it).
+        while env.message.is_some() {
+            let queued = queue_resend(c, env);
+            if queued <= 0 {
+                return if queued < 0 { queued } else { session_present };
+            }
+            let sent = send_queued(c, &mut io, queued, None);
+            if sent < 0 {
+                return sent;
+            }
+        }
+        session_present
     })
 }
 
@@ -417,18 +458,7 @@ pub unsafe extern "C" fn umqtt_publish(
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_publish_message(client: *mut umqtt_client_t, env: *const umqtt_env_t, message: *const umqtt_message_t) -> i32 {
-    with_client!(client, env, |c, io, env| {
-        let Some(m) = message.as_ref() else { return c.invalid(ArgError::Null) };
-        let m = match outgoing(m) {
-            Ok(m) => m,
-            Err(e) => return c.invalid(e),
-        };
-        let mut same = |r: &MessageRef| same_message(env, r, m.topic, m.payload);
-        match c.client.publish_message(&mut io, &m, &mut same) {
-            Ok(pid) => pid.map_or(0, |p| i32::from(p.get())),
-            Err(e) => c.fail(e),
-        }
-    })
+    blocking(client, env, |c, _| queue_publish(c, env, message))
 }
 
 #[no_mangle]
@@ -448,14 +478,7 @@ fn filter_qos(qos_bits: Option<u8>) -> Result<Option<QoS>, ()> {
 
 /// umqtt_subscribe at `qos_bits`, or umqtt_unsubscribe (None).
 unsafe fn filter_call(client: *mut umqtt_client_t, env: *const umqtt_env_t, filter: umqtt_bytes_t, qos_bits: Option<u8>) -> i32 {
-    with_client!(client, env, |c, io, env| {
-        let Ok(Some(filter)) = text(&filter) else { return c.invalid(ArgError::NotUtf8(TextArg::Topic)) };
-        let Ok(qos) = filter_qos(qos_bits) else { return c.invalid(ArgError::Qos) };
-        match c.client.filter_request(&mut io, filter, qos) {
-            Ok(pid) => i32::from(pid.get()),
-            Err(e) => c.fail(e),
-        }
-    })
+    blocking(client, env, |c, _| queue_filter(c, filter, qos_bits))
 }
 
 #[no_mangle]
@@ -489,10 +512,7 @@ pub unsafe extern "C" fn umqtt_abandon(client: *mut umqtt_client_t, ticket_id: i
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_ping(client: *mut umqtt_client_t, env: *const umqtt_env_t) -> i32 {
-    with_client!(client, env, |c, io, env| match c.client.ping(&mut io) {
-        Ok(()) => UMQTT_DONE as i32,
-        Err(e) => c.fail(e),
-    })
+    blocking(client, env, |c, io| queue_op(c, |conn| conn.ping(io.now_ms())))
 }
 
 #[no_mangle]
@@ -505,14 +525,11 @@ pub unsafe extern "C" fn umqtt_wait_msg(client: *mut umqtt_client_t, env: *const
         };
         let FfiClient { client: inner, sink_buf, sink_len, .. } = c;
         let mut sink = EnvSink { env, buf: sink_buf, len: sink_len };
-        match inner.wait_msg(&mut io, &mut sink, mode) {
+        match inner.wait_event(&mut io, &mut sink, mode) {
             Ok(None) => UMQTT_DONE as i32,
             Ok(Some(e)) => {
                 c.sink_buf = None;
-                fill_event(event, match e {
-                    driver::Event::Message(m) => Event::Message(m),
-                    driver::Event::Control(b) => Event::Control(b),
-                })
+                fill_event(event, e)
             }
             Err(e) => c.fail(e),
         }
@@ -521,13 +538,7 @@ pub unsafe extern "C" fn umqtt_wait_msg(client: *mut umqtt_client_t, env: *const
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_ack(client: *mut umqtt_client_t, env: *const umqtt_env_t, packet_id: u16) -> i32 {
-    with_client!(client, env, |c, io, env| {
-        let _ = env;
-        match c.client.ack(&mut io, packet_id) {
-            Ok(()) => UMQTT_DONE as i32,
-            Err(e) => c.fail(e),
-        }
-    })
+    blocking(client, env, |c, _| queue_op(c, |conn| conn.ack(packet_id)))
 }
 
 #[no_mangle]
@@ -537,10 +548,9 @@ pub unsafe extern "C" fn umqtt_buffered_packet(client: *const umqtt_client_t) ->
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_disconnect(client: *mut umqtt_client_t, env: *const umqtt_env_t) -> i32 {
-    with_client!(client, env, |c, io, env| match c.client.disconnect(&mut io) {
-        Ok(()) => UMQTT_DONE as i32,
-        Err(e) => c.fail(e),
-    })
+    let sent = blocking(client, env, |c, _| queue_op(c, |conn| conn.disconnect()));
+    umqtt_reset(client); // written or not, the connection is over
+    sent
 }
 
 #[no_mangle]
@@ -596,97 +606,104 @@ fn ticket_code(pid: Option<PacketId>) -> i32 {
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_connect(client: *mut umqtt_client_t, options: *const umqtt_connect_options_t, now_ms: u32) -> i32 {
-    with_connection!(client, |c| {
-        let Some(o) = options.as_ref() else { return c.invalid(ArgError::Null) };
-        let options = match connect_options(o) {
-            Ok(options) => options,
-            Err(e) => return c.invalid(e),
-        };
-        c.sink_buf = None;
-        let result = c.client.connection().connect(&options, now_ms);
-        let parts = [(Part::ClientId, o.client_id), (Part::Topic, o.will_topic), (Part::WillMessage, o.will_message), (Part::Username, o.user), (Part::Password, o.password)];
-        c.lend(false, &parts);
-        step_result(c, result.map(|_| UMQTT_DONE as i32))
-    })
+    with_connection!(client, |c| queue_connect(c, options, now_ms))
+}
+
+/// Queues CONNECT (umqtt_step_connect; umqtt_connect then writes it and awaits CONNACK).
+unsafe fn queue_connect(c: &mut FfiClient, options: *const umqtt_connect_options_t, now_ms: u32) -> i32 {
+    let Some(o) = options.as_ref() else { return c.invalid(ArgError::Null) };
+    let options = match connect_options(o) {
+        Ok(options) => options,
+        Err(e) => return c.invalid(e),
+    };
+    c.sink_buf = None;
+    let result = c.client.connection().connect(&options, now_ms);
+    let parts = [(Part::ClientId, o.client_id), (Part::Topic, o.will_topic), (Part::WillMessage, o.will_message), (Part::Username, o.user), (Part::Password, o.password)];
+    c.lend(false, &parts);
+    step_result(c, result.map(|_| UMQTT_DONE as i32))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_resend(client: *mut umqtt_client_t, env: *const umqtt_env_t) -> i32 {
     with_connection!(client, |c| {
         let Some(env) = env.as_ref() else { return c.invalid(ArgError::Null) };
-        let before = c.client.connection().borrows();
-        let mut lent = (NO_BYTES, NO_BYTES);
-        let result = c.client.connection().resend_next(&mut |m| {
-            let found = message_bytes(env, m);
-            if let Some((t, p)) = found {
-                lent = (umqtt_bytes_t { ptr: t.as_ptr(), len: t.len() }, umqtt_bytes_t { ptr: p.as_ptr(), len: p.len() });
-            }
-            found
-        });
-        c.lend(before, &[(Part::Topic, lent.0), (Part::Payload, lent.1)]);
-        step_result(c, result.map(ticket_code))
+        queue_resend(c, env)
     })
+}
+
+/// Queues the next unfinished publish of an earlier connection: its ticket, 0 when none is left.
+unsafe fn queue_resend(c: &mut FfiClient, env: &umqtt_env_t) -> i32 {
+    let before = c.client.connection().borrows();
+    let mut lent = (NO_BYTES, NO_BYTES);
+    let result = c.client.connection().resend_next(&mut |m| {
+        let found = message_bytes(env, m);
+        if let Some((t, p)) = found {
+            lent = (umqtt_bytes_t { ptr: t.as_ptr(), len: t.len() }, umqtt_bytes_t { ptr: p.as_ptr(), len: p.len() });
+        }
+        found
+    });
+    c.lend(before, &[(Part::Topic, lent.0), (Part::Payload, lent.1)]);
+    step_result(c, result.map(ticket_code))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_publish(client: *mut umqtt_client_t, env: *const umqtt_env_t, message: *const umqtt_message_t) -> i32 {
-    with_connection!(client, |c| {
-        let (Some(env), Some(raw)) = (env.as_ref(), message.as_ref()) else { return c.invalid(ArgError::Null) };
-        let m = match outgoing(raw) {
-            Ok(m) => m,
-            Err(e) => return c.invalid(e),
-        };
-        let before = c.client.connection().borrows();
-        let mut same = |r: &MessageRef| same_message(env, r, m.topic, m.payload);
-        let result = c.client.connection().publish(&m, &mut same);
-        c.lend(before, &[(Part::Topic, raw.topic), (Part::Payload, raw.payload)]);
-        step_result(c, result.map(ticket_code))
-    })
+    with_connection!(client, |c| queue_publish(c, env, message))
+}
+
+/// Queues a PUBLISH (umqtt_step_publish; umqtt_publish_message then writes it).
+unsafe fn queue_publish(c: &mut FfiClient, env: *const umqtt_env_t, message: *const umqtt_message_t) -> i32 {
+    let (Some(env), Some(raw)) = (env.as_ref(), message.as_ref()) else { return c.invalid(ArgError::Null) };
+    let m = match outgoing(raw) {
+        Ok(m) => m,
+        Err(e) => return c.invalid(e),
+    };
+    let before = c.client.connection().borrows();
+    let mut same = |r: &MessageRef| same_message(env, r, m.topic, m.payload);
+    let result = c.client.connection().publish(&m, &mut same);
+    c.lend(before, &[(Part::Topic, raw.topic), (Part::Payload, raw.payload)]);
+    step_result(c, result.map(ticket_code))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_subscribe(client: *mut umqtt_client_t, filter: umqtt_bytes_t, qos_bits: u8) -> i32 {
-    step_filter(client, filter, Some(qos_bits))
+    with_connection!(client, |c| queue_filter(c, filter, Some(qos_bits)))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_unsubscribe(client: *mut umqtt_client_t, filter: umqtt_bytes_t) -> i32 {
-    step_filter(client, filter, None)
+    with_connection!(client, |c| queue_filter(c, filter, None))
 }
 
-/// umqtt_step_subscribe at `qos_bits`, or umqtt_step_unsubscribe (None).
-unsafe fn step_filter(client: *mut umqtt_client_t, filter: umqtt_bytes_t, qos_bits: Option<u8>) -> i32 {
-    with_connection!(client, |c| {
-        let Ok(Some(text)) = text(&filter) else { return c.invalid(ArgError::NotUtf8(TextArg::Topic)) };
-        let Ok(qos) = filter_qos(qos_bits) else { return c.invalid(ArgError::Qos) };
-        let before = c.client.connection().borrows();
-        let result = c.client.connection().filter_request(text, qos);
-        c.lend(before, &[(Part::Topic, filter)]);
-        step_result(c, result.map(|p| ticket_code(Some(p))))
-    })
+/// Queues SUBSCRIBE at `qos_bits`, or UNSUBSCRIBE (None).
+unsafe fn queue_filter(c: &mut FfiClient, filter: umqtt_bytes_t, qos_bits: Option<u8>) -> i32 {
+    let Ok(Some(text)) = text(&filter) else { return c.invalid(ArgError::NotUtf8(TextArg::Topic)) };
+    let Ok(qos) = filter_qos(qos_bits) else { return c.invalid(ArgError::Qos) };
+    let before = c.client.connection().borrows();
+    let result = c.client.connection().filter_request(text, qos);
+    c.lend(before, &[(Part::Topic, filter)]);
+    step_result(c, result.map(|p| ticket_code(Some(p))))
 }
 
-/// A step operation that queues one packet and has no ticket: UMQTT_DONE or the error code.
-unsafe fn step_queue(client: *mut umqtt_client_t, op: impl FnOnce(&mut Connection<RX_CAPACITY, TX_CAPACITY>) -> Result<(), connection::Error>) -> i32 {
-    with_connection!(client, |c| {
-        let result = op(c.client.connection());
-        step_result(c, result.map(|_| UMQTT_DONE as i32))
-    })
+/// Queues the one packet of an operation that has no ticket: UMQTT_DONE or the error code.
+fn queue_op(c: &mut FfiClient, op: impl FnOnce(&mut Connection<RX_CAPACITY, TX_CAPACITY>) -> Result<(), connection::Error>) -> i32 {
+    let result = op(c.client.connection());
+    step_result(c, result.map(|_| UMQTT_DONE as i32))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_ping(client: *mut umqtt_client_t, now_ms: u32) -> i32 {
-    step_queue(client, |conn| conn.ping(now_ms))
+    with_connection!(client, |c| queue_op(c, |conn| conn.ping(now_ms)))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_disconnect(client: *mut umqtt_client_t) -> i32 {
-    step_queue(client, |conn| conn.disconnect())
+    with_connection!(client, |c| queue_op(c, |conn| conn.disconnect()))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_ack(client: *mut umqtt_client_t, packet_id: u16) -> i32 {
-    step_queue(client, |conn| conn.ack(packet_id))
+    with_connection!(client, |c| queue_op(c, |conn| conn.ack(packet_id)))
 }
 
 #[no_mangle]
