@@ -211,15 +211,14 @@ impl Packet<'_> {
     fn write_body<O: Output>(&self, w: &mut Fields<'_, O>) -> Result<(), O::Error> {
         match self {
             Packet::Connect(c) => {
-                w.binary(b"MQTT")?;
-                w.u8(4)?;
                 let mut flags = u8::from(c.clean_session) << 1;
                 if let Some(will) = &c.will {
                     flags |= 0x04 | ((will.qos as u8) << 3) | (u8::from(will.retain) << 5);
                 }
                 flags |= u8::from(c.password.is_some()) << 6 | u8::from(c.username.is_some()) << 7;
-                w.u8(flags)?;
-                w.u16(c.keepalive)?;
+                let [ka_hi, ka_lo] = c.keepalive.to_be_bytes();
+                // Protocol name "MQTT", level 4, flags, keepalive: one piece.
+                w.bytes(&[0, 4, b'M', b'Q', b'T', b'T', 4, flags, ka_hi, ka_lo])?;
                 w.binary(c.client_id.as_bytes())?;
                 if let Some(will) = &c.will {
                     w.binary(will.topic.as_bytes())?;
