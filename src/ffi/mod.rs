@@ -349,10 +349,14 @@ fn send_queued(c: &mut FfiClient, io: &mut EnvIo, queued: i32, forget: Option<Pa
     if queued < 0 {
         return queued;
     }
-    let lent = c.borrowed;
-    let parts = c.client.connection().borrows().then(|| unsafe { lent_parts(&lent) });
-    let sent = c.client.send(io, parts.as_ref().map_or(&[][..], |p| &p[..]), forget);
-    c.borrowed = [NO_BYTES; PARTS];
+    let sent = if c.client.connection().borrows() {
+        let lent = c.borrowed;
+        let sent = c.client.send(io, &unsafe { lent_parts(&lent) }, forget);
+        c.borrowed = [NO_BYTES; PARTS];
+        sent
+    } else {
+        c.client.send(io, &[], forget) // most packets: whole in the transmit buffer
+    };
     match sent {
         Ok(()) => queued,
         Err(e) => c.fail(e),
