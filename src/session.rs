@@ -570,12 +570,16 @@ impl Session {
 
     /// Forgets the acknowledgement owed for `pid` (ids are unique in the list).
     fn forget_owed(&mut self, pid: PacketId) {
-        self.owed.retain(|r| r.pid() != pid);
+        if let Some(i) = self.owed.iter().position(|r| r.pid() == pid) {
+            remove_at(&mut self.owed, i);
+        }
     }
 
     /// Forgets that `pid` was received at QoS 2 (released, or a new message under it).
     fn forget_received_qos2(&mut self, pid: PacketId) {
-        self.inbound_qos2.retain(|p| *p != pid);
+        if let Some(i) = self.inbound_qos2.iter().position(|p| *p == pid) {
+            remove_at(&mut self.inbound_qos2, i);
+        }
     }
 
     /// Overwrites the slots from the list's end up to `before` (its length before a removal).
@@ -597,11 +601,64 @@ impl Session {
     }
 }
 
+/// Removes entry `i`, keeping the order (the oldest first). For the lists of packet ids and
+/// replies (no handles in them: what stays in the freed slot keeps nothing alive).
+fn remove_at<T: Copy, const N: usize>(list: &mut Vec<T, N>, i: usize) {
+    let len = list.len();
+    if i < len {
+        for j in i + 1..len {
+            if let Some(&next) = list.get(j) {
+                if let Some(slot) = list.get_mut(j - 1) {
+                    *slot = next;
+                }
+            }
+        }
+        list.pop();
+    }
+}
+
 /// The acknowledgement an operation of this kind waits for first.
 pub fn first_ack(qos: QoS) -> Option<Pending> {
     match qos {
         QoS::AtMostOnce => None,
         QoS::AtLeastOnce => Some(Pending::Puback),
         QoS::ExactlyOnce => Some(Pending::Pubrec),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pid(n: u16) -> PacketId {
+        PacketId::new(n).unwrap()
+    }
+
+    #[test]
+    fn remove_at_keeps_the_order_of_the_rest() {
+        let mut list: Vec<PacketId, 4> = [1, 2, 3, 4].map(pid).into_iter().collect();
+        remove_at(&mut list, 1);
+        assert_eq!(list.as_slice(), &[pid(1), pid(3), pid(4)]);
+        remove_at(&mut list, 2);
+        assert_eq!(list.as_slice(), &[pid(1), pid(3)]);
+        remove_at(&mut list, 5); // out of range: nothing
+        assert_eq!(list.as_slice(), &[pid(1), pid(3)]);
+        remove_at(&mut list, 0);
+        assert_eq!(list.as_slice(), &[pid(3)]);
+    }
+
+    #[test]
+    fn an_acknowledgement_owed_again_replaces_the_first_and_the_oldest_goes_when_full() {
+        let mut s = Session::new();
+        for n in 1..=MAX_OWED_ACKS as u16 {
+            s.owe(Reply::Puback(pid(n)));
+        }
+        s.owe(Reply::Pubrec(pid(3))); // the same id again: one entry, the newest reply
+        assert_eq!(s.owed.len(), MAX_OWED_ACKS);
+        assert_eq!(s.owed_for(pid(3)), Some(Reply::Pubrec(pid(3))));
+        s.owe(Reply::Puback(pid(100))); // full: id 1, the oldest, stays unacknowledged
+        assert_eq!(s.owed_for(pid(1)), None);
+        assert_eq!(s.owed.first().map(|r| r.pid()), Some(pid(2)));
+        assert_eq!(s.owed.last().map(|r| r.pid()), Some(pid(100)));
     }
 }

@@ -39,31 +39,72 @@ impl Output for SliceOutput<'_> {
     }
 }
 
-/// Big-endian fields and length-prefixed strings on top of an [`Output`].
-struct Fields<'o, O>(&'o mut O);
+/// The encoder's side of an output, object-safe so that one body of each packet's layout serves
+/// every output and the count of its length: `false` means the output failed (the output
+/// keeps why).
+trait Put {
+    fn put(&mut self, piece: &[u8]) -> bool;
+}
 
-impl<O: Output> Fields<'_, O> {
-    fn bytes(&mut self, data: &[u8]) -> Result<(), O::Error> {
-        self.0.put(data)
-    }
-    fn u8(&mut self, v: u8) -> Result<(), O::Error> {
-        self.0.put(&[v])
-    }
-    fn u16(&mut self, v: u16) -> Result<(), O::Error> {
-        self.0.put(&v.to_be_bytes())
-    }
-    /// A length-prefixed string; `remaining_len` has checked that it fits 16 bits.
-    fn binary(&mut self, data: &[u8]) -> Result<(), O::Error> {
-        self.u16(data.len() as u16)?;
-        self.0.put(data)
+/// Counts the bytes instead of writing them: the first pass, which gives Remaining Length.
+struct Count(usize);
+
+impl Put for Count {
+    fn put(&mut self, piece: &[u8]) -> bool {
+        self.0 = self.0.saturating_add(piece.len());
+        true
     }
 }
 
-fn string_len(s: &[u8]) -> Result<usize, Error> {
-    if s.len() > usize::from(u16::MAX) {
-        return Err(Error::StringTooLong);
+/// An [`Output`] for the second pass, keeping its error.
+struct Forward<'o, O: Output> {
+    out: &'o mut O,
+    error: Option<O::Error>,
+}
+
+impl<O: Output> Put for Forward<'_, O> {
+    fn put(&mut self, piece: &[u8]) -> bool {
+        match self.out.put(piece) {
+            Ok(()) => true,
+            Err(e) => {
+                self.error = Some(e);
+                false
+            }
+        }
     }
-    Ok(2 + s.len())
+}
+
+/// Why a pass over a packet's layout stopped.
+enum Stop {
+    /// A length breaks MQTT's limits (only the counting pass meets this: nothing was written).
+    Invalid(Error),
+    /// The output failed.
+    Output,
+}
+
+/// Big-endian fields and length-prefixed strings on top of a [`Put`].
+struct Fields<'o>(&'o mut dyn Put);
+
+impl Fields<'_> {
+    fn bytes(&mut self, data: &[u8]) -> Result<(), Stop> {
+        if self.0.put(data) {
+            Ok(())
+        } else {
+            Err(Stop::Output)
+        }
+    }
+    fn u8(&mut self, v: u8) -> Result<(), Stop> {
+        self.bytes(&[v])
+    }
+    fn u16(&mut self, v: u16) -> Result<(), Stop> {
+        self.bytes(&v.to_be_bytes())
+    }
+    /// A length-prefixed string of at most 65,535 bytes.
+    fn binary(&mut self, data: &[u8]) -> Result<(), Stop> {
+        let len = u16::try_from(data.len()).map_err(|_| Stop::Invalid(Error::StringTooLong))?;
+        self.u16(len)?;
+        self.bytes(data)
+    }
 }
 
 impl Packet<'_> {
@@ -120,57 +161,16 @@ impl Packet<'_> {
     }
 
     /// Remaining Length, within MQTT's limits (strings of at most 65,535 bytes, a list of
-    /// filters or codes not empty, a packet of at most 256 MB); no other rule is checked.
+    /// filters or codes not empty, a packet of at most 256 MB); no other rule is checked. It is
+    /// the body's layout counted ([`Packet::write_body`] into [`Count`]): one description of
+    /// each packet's bytes, so that length and bytes cannot disagree.
     fn lengths(&self) -> Result<usize, Error> {
-        let len = match self {
-            Packet::Connect(c) => {
-                let mut n = 10 + string_len(c.client_id.as_bytes())?;
-                if let Some(w) = &c.will {
-                    n += string_len(w.topic.as_bytes())? + string_len(w.message)?;
-                }
-                if let Some(u) = c.username {
-                    n += string_len(u.as_bytes())?;
-                }
-                if let Some(p) = c.password {
-                    n += string_len(p)?;
-                }
-                n
-            }
-            Packet::Connack(_) => 2,
-            Packet::Publish(p) => string_len(p.topic.as_bytes())? + if p.pid.is_some() { 2 } else { 0 } + p.payload.len(),
-            Packet::Puback(_) | Packet::Pubrec(_) | Packet::Pubrel(_) | Packet::Pubcomp(_) | Packet::Unsuback(_) => 2,
-            Packet::Subscribe(s) => {
-                let mut n = 2;
-                for sub in s.iter() {
-                    n += string_len(sub.filter.as_bytes())? + 1;
-                }
-                if n == 2 {
-                    return Err(Error::NoTopicFilters);
-                }
-                n
-            }
-            Packet::Unsubscribe(u) => {
-                let mut n = 2;
-                for filter in u.iter() {
-                    n += string_len(filter.as_bytes())?;
-                }
-                if n == 2 {
-                    return Err(Error::NoTopicFilters);
-                }
-                n
-            }
-            Packet::Suback(s) => {
-                if s.codes.is_empty() {
-                    return Err(Error::LengthMismatch);
-                }
-                2 + s.codes.len()
-            }
-            Packet::Pingreq | Packet::Pingresp | Packet::Disconnect => 0,
-        };
-        if len > MAX_REMAINING_LENGTH {
-            return Err(Error::PacketTooLarge);
+        let mut count = Count(0);
+        match self.write_body(&mut Fields(&mut count)) {
+            Err(Stop::Invalid(e)) => Err(e),
+            _ if count.0 > MAX_REMAINING_LENGTH => Err(Error::PacketTooLarge),
+            _ => Ok(count.0),
         }
-        Ok(len)
     }
 
     /// Bytes the whole packet takes on the wire.
@@ -203,12 +203,19 @@ impl Packet<'_> {
         let mut header = [0u8; 5];
         header[0] = self.first_byte();
         let n = 1 + varint::encode(rl, &mut header[1..]).map_err(WriteError::Invalid)?;
-        let mut w = Fields(out);
-        w.bytes(&header[..n]).and_then(|_| self.write_body(&mut w)).map_err(WriteError::Output)?;
-        Ok(n + rl)
+        let mut forward = Forward { out, error: None };
+        let mut w = Fields(&mut forward);
+        match w.bytes(&header[..n]).and_then(|_| self.write_body(&mut w)) {
+            Ok(()) => Ok(n + rl),
+            // The counting pass has checked every length, so only the output can stop this one.
+            Err(Stop::Invalid(e)) => Err(WriteError::Invalid(e)),
+            // Only a failed put stops with Output, and it kept its error.
+            Err(Stop::Output) => Err(forward.error.map_or(WriteError::Invalid(Error::BufferTooSmall), WriteError::Output)),
+        }
     }
 
-    fn write_body<O: Output>(&self, w: &mut Fields<'_, O>) -> Result<(), O::Error> {
+    /// The packet's body, piece by piece, in order: the one description of its layout.
+    fn write_body(&self, w: &mut Fields<'_>) -> Result<(), Stop> {
         match self {
             Packet::Connect(c) => {
                 let mut flags = u8::from(c.clean_session) << 1;
@@ -246,19 +253,39 @@ impl Packet<'_> {
                 w.u16(pid.get())?
             }
             Packet::Subscribe(s) => {
+                if s.filters.is_empty() {
+                    return Err(Stop::Invalid(Error::NoTopicFilters));
+                }
                 w.u16(s.pid.get())?;
-                for sub in s.iter() {
-                    w.binary(sub.filter.as_bytes())?;
-                    w.u8(sub.qos as u8)?;
+                match s.filters {
+                    // Decoded bytes, validated then: they are the list's encoding.
+                    Filters::Wire(wire) => w.bytes(wire)?,
+                    Filters::List(list) => {
+                        for sub in list {
+                            w.binary(sub.filter.as_bytes())?;
+                            w.u8(sub.qos as u8)?;
+                        }
+                    }
                 }
             }
             Packet::Unsubscribe(u) => {
+                if u.filters.is_empty() {
+                    return Err(Stop::Invalid(Error::NoTopicFilters));
+                }
                 w.u16(u.pid.get())?;
-                for filter in u.iter() {
-                    w.binary(filter.as_bytes())?;
+                match u.filters {
+                    Filters::Wire(wire) => w.bytes(wire)?,
+                    Filters::List(list) => {
+                        for filter in list {
+                            w.binary(filter.as_bytes())?;
+                        }
+                    }
                 }
             }
             Packet::Suback(s) => {
+                if s.codes.is_empty() {
+                    return Err(Stop::Invalid(Error::LengthMismatch));
+                }
                 w.u16(s.pid.get())?;
                 w.bytes(s.codes)?;
             }

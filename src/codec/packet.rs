@@ -183,6 +183,16 @@ pub enum Filters<'a, T: 'a> {
     List(&'a [T]),
 }
 
+impl<T> Filters<'_, T> {
+    /// No filter at all (which MQTT does not allow).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Filters::Wire(wire) => wire.is_empty(),
+            Filters::List(list) => list.is_empty(),
+        }
+    }
+}
+
 /// One SUBSCRIBE entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Subscription<'a> {
