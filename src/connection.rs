@@ -156,6 +156,7 @@ pub enum Error {
 
 impl Error {
     /// The connection cannot go on after this error.
+    #[inline(never)]
     pub fn is_fatal(&self) -> bool {
         matches!(self, Error::Closed | Error::Protocol(_) | Error::KeepaliveTimeout | Error::Refused(_))
     }
@@ -355,6 +356,7 @@ impl<const TX: usize> TxQueue<TX> {
     fn is_empty(&self) -> bool {
         self.start == self.end && self.marks.is_empty()
     }
+    #[inline(never)]
 
     fn clear(&mut self) {
         self.start = 0;
@@ -470,6 +472,7 @@ impl<const RX: usize, const TX: usize> Default for Connection<RX, TX> {
 }
 
 /// How long is left of `limit` ms since `since` at `now` (None: no limit); `Error::Timeout` once spent.
+#[inline(never)]
 pub fn remaining(now: u32, since: u32, limit: Option<u32>) -> Result<Option<u32>, Error> {
     let Some(limit) = limit else {
         return Ok(None);
@@ -507,6 +510,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     }
 
     /// CONNACK came and the connection is open.
+    #[inline(never)]
     pub fn is_connected(&self) -> bool {
         self.phase == Phase::Open && self.session.is_connected()
     }
@@ -518,6 +522,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
 
     /// Forgets the connection (the transport is the caller's to close); unfinished publishes
     /// are kept for a resumed session.
+    #[inline(never)]
     pub fn reset(&mut self) {
         self.session.disconnected();
         self.phase = Phase::Closed;
@@ -532,11 +537,16 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// Drops the connection when `result` is an error it cannot survive.
     fn check<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
         if let Err(e) = &result {
-            if e.is_fatal() {
-                self.reset();
-            }
+            self.drop_if_fatal(e);
         }
         result
+    }
+
+    #[inline(never)]
+    fn drop_if_fatal(&mut self, e: &Error) {
+        if e.is_fatal() {
+            self.reset();
+        }
     }
 
     fn check_connected(&self) -> Result<(), Error> {
@@ -754,7 +764,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
 
     /// The retry of a publish whose caller gave up comes right after the reconnect, before any
     /// other call: after one, an equal message is a new one. What completed unseen is forgotten.
-    #[inline]
+    #[inline(never)]
     fn close_retry_window(&mut self) {
         if core::mem::take(&mut self.retry_window) {
             self.session.forget_abandoned_done();
@@ -815,6 +825,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     }
 
     /// `n` bytes of the piece [`Connection::transmit`] gave were written at `now`.
+    #[inline(never)]
     pub fn transmitted(&mut self, n: usize, now: u32) {
         self.tx.consumed(n);
         if self.tx.is_empty() {
@@ -1108,6 +1119,7 @@ fn move_to_front(buf: &mut [u8], start: usize, end: usize) {
 
 /// A topic name or filter the codec refused, as the argument error that says why: `names`
 /// are the errors for an empty one, one with U+0000, and one breaking the wildcard rules.
+#[inline(never)]
 fn topic_arg(checked: Result<(), CodecError>, names: [ArgError; 3]) -> Result<(), Error> {
     let [empty, nul, wildcards] = names;
     checked.map_err(|e| {

@@ -372,7 +372,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
 
     /// Writes everything queued: the caller's `parts` for borrowed pieces. Part of a packet on
     /// the wire leaves the stream unusable: any failure after the first byte drops the connection.
-    #[inline]
+    #[inline(never)]
     fn flush<T: Transport>(&mut self, io: &mut T, parts: &Parts<'_>) -> Result<(), Error<T::Error>> {
         if !self.conn.wants_write() {
             return Ok(()); // most passes of a wait: nothing was queued

@@ -234,6 +234,7 @@ impl Session {
 
     /// The CONNACK arrived. Without a session on the broker, nothing of the old one is
     /// resumed: unfinished publishes and QoS 2 receive state are dropped.
+    #[inline(never)]
     pub fn on_connack(&mut self, code: ConnectReturnCode, session_present: bool) {
         self.connected = code == ConnectReturnCode::Accepted;
         self.resumed = session_present;
@@ -280,6 +281,7 @@ impl Session {
 
     /// The unfinished publish `ticket` goes out again: under its own packet id on a resumed
     /// session (`renewed` None), or as a new message under `renewed` on a new one.
+    #[inline(never)]
     pub fn resent(&mut self, ticket: PacketId, renewed: Option<PacketId>) {
         if let Some(o) = self.outbound.iter_mut().find(|o| o.ticket == ticket) {
             o.unsent = false;
@@ -335,6 +337,7 @@ impl Session {
     }
 
     /// A packet id neither in flight nor a ticket still awaited (at most MAX_OUTBOUND are taken).
+    #[inline(never)]
     pub fn free_pid(&mut self) -> PacketId {
         loop {
             self.last_pid = self.last_pid.wrapping_add(1);
@@ -383,6 +386,7 @@ impl Session {
     }
 
     /// Nobody waits for `ticket` any more (the waiter failed or gave up).
+    #[inline(never)]
     pub fn abandon(&mut self, ticket: PacketId) {
         if let Some(o) = self.outbound.iter_mut().find(|o| o.ticket == ticket) {
             o.abandoned = true;
@@ -391,6 +395,7 @@ impl Session {
     }
 
     /// Forgets `ticket` (its packet could not be sent).
+    #[inline(never)]
     pub fn untrack(&mut self, ticket: PacketId) {
         self.retain_outbound(&|o| o.ticket != ticket);
     }
@@ -400,6 +405,7 @@ impl Session {
     pub fn forget_abandoned_done(&mut self) {
         self.reap();
     }
+    #[inline(never)]
 
     fn reap(&mut self) {
         self.retain_outbound(&|o| !(o.abandoned && matches!(o.state, Pending::Done(_))));

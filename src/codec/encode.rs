@@ -86,6 +86,7 @@ enum Stop {
 struct Fields<'o>(&'o mut dyn Put);
 
 impl Fields<'_> {
+    #[inline(never)]
     fn bytes(&mut self, data: &[u8]) -> Result<(), Stop> {
         if self.0.put(data) {
             Ok(())
@@ -96,6 +97,7 @@ impl Fields<'_> {
     fn u8(&mut self, v: u8) -> Result<(), Stop> {
         self.bytes(&[v])
     }
+    #[inline(never)]
     fn u16(&mut self, v: u16) -> Result<(), Stop> {
         self.bytes(&v.to_be_bytes())
     }

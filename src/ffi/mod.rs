@@ -214,6 +214,7 @@ impl FfiClient {
         self.error_message = message;
         code
     }
+    #[inline(never)]
 
     fn fail_step(&mut self, err: connection::Error) -> i32 {
         let (code, detail, message) = describe(err);
@@ -227,6 +228,7 @@ impl FfiClient {
     }
 
     /// After a step operation: where the pieces it borrowed (if it did) come from.
+    #[inline(never)]
     fn lend(&mut self, borrowed_before: bool, parts: &[(Part, umqtt_bytes_t)]) {
         if !borrowed_before && self.client.connection().borrows() {
             self.borrowed = [NO_BYTES; PARTS];
@@ -259,6 +261,7 @@ unsafe fn outgoing<'m>(m: &umqtt_message_t) -> Result<Outgoing<'m>, ArgError> {
 }
 
 /// Whether the bytes behind `m`'s handles are `topic` and `payload`.
+#[inline(never)]
 unsafe fn same_message(env: &umqtt_env_t, m: &MessageRef, topic: &str, payload: &[u8]) -> bool {
     message_bytes(env, m).is_some_and(|(t, p)| t == topic && p == payload)
 }
