@@ -356,8 +356,8 @@ impl<const TX: usize> TxQueue<TX> {
     fn is_empty(&self) -> bool {
         self.start == self.end && self.marks.is_empty()
     }
-    #[inline(never)]
 
+    #[inline(never)]
     fn clear(&mut self) {
         self.start = 0;
         self.end = 0;

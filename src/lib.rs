@@ -4,6 +4,10 @@
 //! [`connection`] (one connection as a sans-IO state machine), [`driver`] (a blocking client
 //! over `embedded-io`, a loop over a connection), and
 //! [`ffi`] (the C ABI declared in `c_glue/umqtt_native.h`).
+//!
+//! Flash is the boards' scarcest resource: a bare `#[inline(never)]` marks a function that
+//! many call sites share, where a copy inlined into each made the firmware larger
+//! (`scripts/size-report` measured each one; none sits on a per-byte loop).
 #![no_std]
 
 #[cfg(any(test, feature = "std"))]

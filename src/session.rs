@@ -405,8 +405,8 @@ impl Session {
     pub fn forget_abandoned_done(&mut self) {
         self.reap();
     }
-    #[inline(never)]
 
+    #[inline(never)]
     fn reap(&mut self) {
         self.retain_outbound(&|o| !(o.abandoned && matches!(o.state, Pending::Done(_))));
     }

@@ -214,8 +214,8 @@ impl FfiClient {
         self.error_message = message;
         code
     }
-    #[inline(never)]
 
+    #[inline(never)]
     fn fail_step(&mut self, err: connection::Error) -> i32 {
         let (code, detail, message) = describe(err);
         self.error_detail = detail;
