@@ -992,7 +992,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         let Some(body) = buffered.get(header.header_len..header.packet_len()) else {
             return Ok(None);
         };
-        let packet = codec::decode_from_broker(header, body)?;
+        let packet = codec::decode_control_from_broker(header, body)?; // PUBLISH streams (begin_inflow)
         self.rx_start += header.packet_len();
         if let (true, Packet::Connack(ack)) = (connecting, &packet) {
             self.session.on_connack(ack.code, ack.session_present);

@@ -326,3 +326,21 @@ fn encoder_refuses_invalid_packets() {
     let p = Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false, topic: &long, pid: None, payload: b"" });
     assert_eq!(p.encoded_len(), Err(Error::StringTooLong));
 }
+
+/// The control packet decoder takes every packet a broker sends but PUBLISH, which it refuses
+/// (the connection streams PUBLISH instead); decode_from_broker takes PUBLISH too.
+#[test]
+fn the_control_decoder_refuses_publish_only() {
+    let publish = [0x32, 0x06, 0x00, 0x01, b'a', 0x00, 0x07, b'x'];
+    let header = codec::parse_fixed_header(&publish).unwrap().unwrap();
+    let body = &publish[header.header_len..];
+    assert_eq!(codec::decode_control_from_broker(header, body), Err(Error::PublishNotControl));
+    let Ok(Packet::Publish(p)) = codec::decode_from_broker(header, body) else { panic!("PUBLISH not decoded") };
+    assert_eq!((p.topic, p.pid.map(|p| p.get()), p.payload), ("a", Some(7), &b"x"[..]));
+    for bytes in [&[0x20, 2, 0, 0][..], &[0x40, 2, 0, 1], &[0x90, 3, 0, 1, 0], &[0xD0, 0]] {
+        let header = codec::parse_fixed_header(bytes).unwrap().unwrap();
+        let body = &bytes[header.header_len..];
+        assert_eq!(codec::decode_control_from_broker(header, body), codec::decode_from_broker(header, body), "{bytes:02x?}");
+        assert!(codec::decode_control_from_broker(header, body).is_ok(), "{bytes:02x?}");
+    }
+}

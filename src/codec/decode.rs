@@ -62,10 +62,20 @@ pub fn decode_body(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, Error
     }
 }
 
-/// Decodes a packet a broker may send to a client (what a client's driver reads).
+/// Decodes a packet a broker may send to a client.
 /// The others only ever travel to a broker: kept apart, their decoders stay out
 /// of a client's firmware.
 pub fn decode_from_broker(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, Error> {
+    match header.kind {
+        PacketType::Publish => Ok(Packet::Publish(publish(header.first_byte, body)?)),
+        _ => decode_control_from_broker(header, body),
+    }
+}
+
+/// [`decode_from_broker`] for every packet but PUBLISH (refused with
+/// [`Error::PublishNotControl`]): what a client that streams each PUBLISH's payload (the
+/// connection) decodes whole, without a PUBLISH decoder in its firmware.
+pub fn decode_control_from_broker(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, Error> {
     let mut r = Reader { buf: body };
     let packet = match header.kind {
         PacketType::Connack => {
@@ -79,8 +89,7 @@ pub fn decode_from_broker(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>
             }
             Packet::Connack(Connack { session_present: flags == 1, code })
         }
-        // The payload is the rest of the body: all of it is consumed.
-        PacketType::Publish => Packet::Publish(publish(header.first_byte, core::mem::take(&mut r.buf))?),
+        PacketType::Publish => return Err(Error::PublishNotControl),
         PacketType::Puback => Packet::Puback(r.pid()?),
         PacketType::Pubrec => Packet::Pubrec(r.pid()?),
         PacketType::Pubrel => Packet::Pubrel(r.pid()?),

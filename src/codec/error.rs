@@ -27,6 +27,8 @@ pub enum Error {
     StringTooLong,
     PacketTooLarge,
     BufferTooSmall,
+    /// A PUBLISH handed to the decoder of the other packets (the caller's mistake).
+    PublishNotControl,
 }
 
 impl Error {
@@ -59,6 +61,7 @@ impl Error {
             Error::StringTooLong => "string longer than 65535 bytes",
             Error::PacketTooLarge => "packet larger than MQTT's 256 MB limit",
             Error::BufferTooSmall => "output buffer too small",
+            Error::PublishNotControl => "PUBLISH handed to the control packet decoder",
         }
     }
 }

@@ -11,7 +11,7 @@ pub mod topic;
 pub mod utf8;
 pub mod varint;
 
-pub use decode::{decode, decode_body, decode_from_broker, parse_fixed_header, FixedHeader};
+pub use decode::{decode, decode_body, decode_control_from_broker, decode_from_broker, parse_fixed_header, FixedHeader};
 pub use encode::{Output, WriteError};
 pub use error::Error;
 pub use packet::*;
