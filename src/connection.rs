@@ -396,11 +396,7 @@ impl<const TX: usize> TxQueue<TX> {
     }
 
     fn drop_first_mark(&mut self) {
-        let second = self.marks.get(1).copied();
-        self.marks.clear();
-        if let Some(m) = second {
-            let _ = self.marks.push(m);
-        }
+        session::remove_at(&mut self.marks, 0); // the others stay, in order (a CONNECT may have five)
         self.mark_sent = 0;
     }
 
@@ -1260,6 +1256,20 @@ mod tests {
         let wire = drain(&mut c, &o.parts());
         assert_eq!((wire[0], wire.len()), (0x10, 2 + 10 + 2 + 100));
         assert_eq!(&wire[wire.len() - 100..], id.as_bytes());
+    }
+
+    #[test]
+    fn a_connect_with_every_field_past_the_transmit_buffer_leaves_whole() {
+        let mut c = Connection::<64, 32>::new();
+        let [id, topic, message, user, password] = ["i", "t", "m", "u", "p"].map(|f| f.repeat(100));
+        let will = codec::Will { topic: &topic, message: message.as_bytes(), qos: QoS::AtLeastOnce, retain: false };
+        let o = ConnectOptions { client_id: &id, will: Some(will), username: Some(&user), password: Some(password.as_bytes()), ..options() };
+        c.connect(&o, 0).unwrap();
+        let wire = drain(&mut c, &o.parts());
+        let Ok(Some((Packet::Connect(got), used))) = codec::decode(&wire) else { panic!("not one CONNECT: {wire:02x?}") };
+        assert_eq!(used, wire.len());
+        assert_eq!((got.client_id, got.username, got.password), (&id[..], Some(&user[..]), Some(password.as_bytes())));
+        assert_eq!(got.will.map(|w| (w.topic, w.message)), Some((&topic[..], message.as_bytes())));
     }
 
     #[test]

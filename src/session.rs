@@ -607,9 +607,9 @@ impl Session {
     }
 }
 
-/// Removes entry `i`, keeping the order (the oldest first). For the lists of packet ids and
-/// replies (no handles in them: what stays in the freed slot keeps nothing alive).
-fn remove_at<T: Copy, const N: usize>(list: &mut Vec<T, N>, i: usize) {
+/// Removes entry `i`, keeping the order (the oldest first). For lists without handles in them
+/// (what stays in the freed slot keeps nothing alive).
+pub(crate) fn remove_at<T: Copy, const N: usize>(list: &mut Vec<T, N>, i: usize) {
     let len = list.len();
     if i < len {
         for j in i + 1..len {
