@@ -605,9 +605,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         let retry = core::mem::take(&mut self.retry_window);
         check_topic_arg(topic)?;
         if retry && qos != QoS::AtMostOnce {
-            let found = self.session.abandoned_messages().find(|(_, m)| m.qos == qos && m.retain == retain && same(m));
-            if let Some((ticket, _)) = found {
-                self.session.adopt(ticket);
+            if let Some(ticket) = self.session.adopt_retry(qos, retain, same) {
                 return Ok(Some(ticket));
             }
         }

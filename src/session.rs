@@ -301,18 +301,16 @@ impl Session {
         }
     }
 
-    /// A publish the caller gave up on (its call failed) whose message is `message`, still
-    /// unfinished: its ticket, so that a retry of the same message awaits it instead of sending
-    /// it twice. The caller compares the bytes behind the handles.
-    pub fn abandoned_messages(&self) -> impl Iterator<Item = (PacketId, MessageRef)> + '_ {
-        self.outbound.iter().filter(|o| o.abandoned && !o.unsent).filter_map(|o| Some((o.ticket, o.message?)))
-    }
-
-    /// Someone waits for `ticket` again (a retry of a publish whose caller gave up).
-    pub fn adopt(&mut self, ticket: PacketId) {
-        if let Some(o) = self.outbound.iter_mut().find(|o| o.ticket == ticket) {
-            o.abandoned = false;
-        }
+    /// A retry of a publish whose caller gave up on it (its call failed) while it was still
+    /// unfinished: the first such publish at `qos` and `retain` whose message `same` recognises
+    /// (the caller compares the bytes behind the handles) is waited for again instead of being
+    /// sent twice. Its ticket, or None when there is none.
+    pub fn adopt_retry(&mut self, qos: QoS, retain: bool, same: &mut dyn FnMut(&MessageRef) -> bool) -> Option<PacketId> {
+        let o = self.outbound.iter_mut().find(|o| {
+            o.abandoned && !o.unsent && o.message.is_some_and(|m| m.qos == qos && m.retain == retain && same(&m))
+        })?;
+        o.abandoned = false;
+        Some(o.ticket)
     }
 
     /// Forgets the unfinished publishes nobody resumed.
