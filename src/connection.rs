@@ -46,6 +46,7 @@ pub enum ProtocolError {
 
 impl ProtocolError {
     /// A short English text for error messages.
+    #[inline(always)]
     pub const fn message(self) -> &'static str {
         match self {
             ProtocolError::Codec(e) => e.message(),

@@ -79,6 +79,7 @@ pub enum Unexpected {
 
 impl Unexpected {
     /// A short English text for error messages.
+    #[inline(always)]
     pub const fn message(self) -> &'static str {
         match self {
             Unexpected::Connack => "CONNACK on an open connection",
@@ -102,6 +103,7 @@ pub enum SessionError {
 
 impl SessionError {
     /// A short English text for error messages.
+    #[inline(always)]
     pub const fn message(self) -> &'static str {
         match self {
             SessionError::Unexpected(u) => u.message(),
@@ -562,14 +564,33 @@ impl Session {
 }
 
 impl Session {
-    /// Keeps the outbound entries `keep` says, and overwrites the slots that freed: removing
-    /// entries leaves copies of them past the list's end, and a garbage collector that scans the
-    /// engine's memory conservatively (MicroPython's) would keep the objects behind their message
-    /// handles alive.
+    /// Keeps the outbound entries `keep` says, in order, and overwrites the slots that freed:
+    /// a removed entry left past the list's end would keep its message handles there, and a
+    /// garbage collector that scans the engine's memory conservatively (MicroPython's) would
+    /// keep the objects behind them alive.
     fn retain_outbound(&mut self, keep: &dyn Fn(&Outbound) -> bool) {
-        let before = self.outbound.len();
-        self.outbound.retain(|o| keep(o));
-        self.overwrite_freed(before);
+        const BLANK: Outbound = Outbound {
+            ticket: PacketId::MAX,
+            pid: PacketId::MAX,
+            state: Pending::Done(0),
+            // Some, so that the handle words are written (None may leave them as they were).
+            message: Some(MessageRef { topic: 0, payload: 0, qos: QoS::AtMostOnce, retain: false }),
+            abandoned: false,
+            unsent: false,
+        };
+        let mut kept = 0;
+        for i in 0..self.outbound.len() {
+            let Some(&o) = self.outbound.get(i) else { break };
+            let slot = if keep(&o) { kept } else { continue };
+            if let Some(slot) = self.outbound.get_mut(slot) {
+                *slot = o;
+            }
+            kept += 1;
+        }
+        for slot in self.outbound.get_mut(kept..).unwrap_or(&mut []) {
+            *slot = BLANK;
+        }
+        self.outbound.truncate(kept);
     }
 
     /// Forgets the acknowledgement owed for `pid` (ids are unique in the list).
@@ -584,24 +605,6 @@ impl Session {
         if let Some(i) = self.inbound_qos2.iter().position(|p| *p == pid) {
             remove_at(&mut self.inbound_qos2, i);
         }
-    }
-
-    /// Overwrites the slots from the list's end up to `before` (its length before a removal).
-    fn overwrite_freed(&mut self, before: usize) {
-        const BLANK: Outbound = Outbound {
-            ticket: PacketId::MAX,
-            pid: PacketId::MAX,
-            state: Pending::Done(0),
-            // Some, so that the handle words are written (None may leave them as they were).
-            message: Some(MessageRef { topic: 0, payload: 0, qos: QoS::AtMostOnce, retain: false }),
-            abandoned: false,
-            unsent: false,
-        };
-        let after = self.outbound.len();
-        for _ in after..before {
-            let _ = self.outbound.push(BLANK);
-        }
-        self.outbound.truncate(after);
     }
 }
 
@@ -664,5 +667,26 @@ mod tests {
         assert_eq!(s.owed_for(pid(1)), None);
         assert_eq!(s.owed.first().map(|r| r.pid()), Some(pid(2)));
         assert_eq!(s.owed.last().map(|r| r.pid()), Some(pid(100)));
+    }
+
+    #[test]
+    fn a_forgotten_publish_keeps_its_order_and_leaves_no_handle_behind() {
+        let mut s = Session::new();
+        let handles = |n: usize| Some(MessageRef { topic: 0x1000 + n, payload: 0x2000 + n, qos: QoS::AtLeastOnce, retain: false });
+        for n in 1..=4u16 {
+            s.track_message(pid(n), Pending::Puback, handles(usize::from(n))).unwrap();
+        }
+        s.untrack(pid(2));
+        s.untrack(pid(4));
+        let left: std::vec::Vec<_> = s.outbound.iter().map(|o| (o.ticket, o.message)).collect();
+        assert_eq!(left, [(pid(1), handles(1)), (pid(3), handles(3))]);
+        // The two freed slots past the end were overwritten: a conservative garbage collector
+        // scanning this memory finds no handle of a forgotten message there.
+        for i in s.outbound.len()..4 {
+            // SAFETY: slots 0..4 were all written (pushed, then overwritten), so reading them is sound.
+            let stale = unsafe { *s.outbound.as_ptr().add(i) };
+            let (topic, payload) = stale.message.map_or((0, 0), |m| (m.topic, m.payload));
+            assert!(topic < 0x1000 && payload < 0x2000, "slot {i} still holds {topic:#x}/{payload:#x}");
+        }
     }
 }

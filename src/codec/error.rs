@@ -33,6 +33,7 @@ pub enum Error {
 
 impl Error {
     /// A short English text for error messages shown to users.
+    #[inline(always)]
     pub const fn message(self) -> &'static str {
         match self {
             Error::ReservedPacketType => "reserved packet type",

@@ -16,7 +16,7 @@ use core::ffi::c_char;
 use core::ptr::NonNull;
 
 use crate::codec::{self, PacketId, QoS, Will};
-use crate::connection::{self, ArgError, Connection, Event, Outgoing, Part, TextArg, Transmit, PARTS};
+use crate::connection::{self, ArgError, Event, Outgoing, Part, TextArg, Transmit, PARTS};
 use crate::driver::{self, Awaited, Client, ConnectOptions, Mode, Transport};
 use crate::session::MessageRef;
 pub use bindings::*;
@@ -205,7 +205,7 @@ fn describe(err: connection::Error) -> (i32, i32, &'static str) {
 impl FfiClient {
     fn fail(&mut self, err: driver::Error<IoError>) -> i32 {
         let (code, detail, message) = match err.into_engine() {
-            Ok(engine) => describe(engine),
+            Ok(engine) => return self.fail_step(engine),
             Err(IoError::Errno(errno)) => (UMQTT_ERR_IO, errno, "transport error"),
             Err(IoError::WouldBlock) => (UMQTT_ERR_IO, 11, "transport would block"),
             Err(IoError::Exception) => (UMQTT_ERR_CALLBACK, 0, "transport callback failed"),
@@ -223,20 +223,31 @@ impl FfiClient {
         code
     }
 
+    /// The result of a call that may hand over an event: UMQTT_DONE (None), the event's code,
+    /// or the error's. A message's payload buffer is the caller's once its event is out.
+    fn delivered(&mut self, event: *mut umqtt_event_t, handled: Result<Option<Event>, connection::Error>) -> i32 {
+        match handled {
+            Ok(None) => UMQTT_DONE as i32,
+            Ok(Some(e)) => {
+                if let Event::Message(_) = e {
+                    self.sink_buf = None;
+                }
+                fill_event(event, e)
+            }
+            Err(e) => self.fail_step(e),
+        }
+    }
+
     fn invalid(&mut self, arg: ArgError) -> i32 {
         self.fail_step(connection::Error::InvalidArgument(arg))
     }
 
-    /// After a step operation: where the pieces it borrowed (if it did) come from.
+    /// After a step operation: where the pieces it borrowed (if it did) come from, by
+    /// [`part_index`].
     #[inline(never)]
-    fn lend(&mut self, borrowed_before: bool, parts: &[(Part, umqtt_bytes_t)]) {
+    fn lend(&mut self, borrowed_before: bool, lent: &[umqtt_bytes_t; PARTS]) {
         if !borrowed_before && self.client.connection().borrows() {
-            self.borrowed = [NO_BYTES; PARTS];
-            for (part, bytes) in parts {
-                if let Some(slot) = self.borrowed.get_mut(part_index(*part)) {
-                    *slot = *bytes;
-                }
-            }
+            self.borrowed = *lent;
         }
     }
 }
@@ -295,6 +306,14 @@ fn qos(bits: u8) -> Option<QoS> {
 
 fn ticket(pid: i32) -> Option<PacketId> {
     u16::try_from(pid).ok().and_then(PacketId::new)
+}
+
+/// UMQTT_DONE for an acknowledged operation; `granted` (a SUBSCRIBE's QoS) into `event`.
+fn done(event: *mut umqtt_event_t, granted: u8) -> i32 {
+    if let Some(ev) = unsafe { event.as_mut() } {
+        ev.granted_qos = granted;
+    }
+    UMQTT_DONE as i32
 }
 
 fn fill_event(event: *mut umqtt_event_t, e: Event) -> i32 {
@@ -495,16 +514,8 @@ pub unsafe extern "C" fn umqtt_await(client: *mut umqtt_client_t, env: *const um
         let FfiClient { client: inner, sink_buf, sink_len, .. } = c;
         let mut sink = EnvSink { env, buf: sink_buf, len: sink_len };
         match inner.await_ack(&mut io, &mut sink, pid) {
-            Ok(Awaited::Done(granted)) => {
-                if let Some(ev) = event.as_mut() {
-                    ev.granted_qos = granted;
-                }
-                UMQTT_DONE as i32
-            }
-            Ok(Awaited::Message(m)) => {
-                c.sink_buf = None;
-                fill_event(event, Event::Message(m))
-            }
+            Ok(Awaited::Done(granted)) => done(event, granted),
+            Ok(Awaited::Message(m)) => c.delivered(event, Ok(Some(Event::Message(m)))),
             Err(e) => c.fail(e),
         }
     })
@@ -519,7 +530,7 @@ pub unsafe extern "C" fn umqtt_abandon(client: *mut umqtt_client_t, ticket_id: i
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_ping(client: *mut umqtt_client_t, env: *const umqtt_env_t) -> i32 {
-    blocking(client, env, |c, io| queue_op(c, |conn| conn.ping(io.now_ms())))
+    control_call(client, env, Control::Ping)
 }
 
 #[no_mangle]
@@ -533,11 +544,7 @@ pub unsafe extern "C" fn umqtt_wait_msg(client: *mut umqtt_client_t, env: *const
         let FfiClient { client: inner, sink_buf, sink_len, .. } = c;
         let mut sink = EnvSink { env, buf: sink_buf, len: sink_len };
         match inner.wait_event(&mut io, &mut sink, mode) {
-            Ok(None) => UMQTT_DONE as i32,
-            Ok(Some(e)) => {
-                c.sink_buf = None;
-                fill_event(event, e)
-            }
+            Ok(e) => c.delivered(event, Ok(e)),
             Err(e) => c.fail(e),
         }
     })
@@ -545,7 +552,7 @@ pub unsafe extern "C" fn umqtt_wait_msg(client: *mut umqtt_client_t, env: *const
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_ack(client: *mut umqtt_client_t, env: *const umqtt_env_t, packet_id: u16) -> i32 {
-    blocking(client, env, |c, _| queue_op(c, |conn| conn.ack(packet_id)))
+    control_call(client, env, Control::Ack(packet_id))
 }
 
 #[no_mangle]
@@ -555,7 +562,7 @@ pub unsafe extern "C" fn umqtt_buffered_packet(client: *const umqtt_client_t) ->
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_disconnect(client: *mut umqtt_client_t, env: *const umqtt_env_t) -> i32 {
-    let sent = blocking(client, env, |c, _| queue_op(c, |conn| conn.disconnect()));
+    let sent = control_call(client, env, Control::Disconnect);
     umqtt_reset(client); // written or not, the connection is over
     sent
 }
@@ -625,8 +632,7 @@ unsafe fn queue_connect(c: &mut FfiClient, options: *const umqtt_connect_options
     };
     c.sink_buf = None;
     let result = c.client.connection().connect(&options, now_ms);
-    let parts = [(Part::ClientId, o.client_id), (Part::Topic, o.will_topic), (Part::WillMessage, o.will_message), (Part::Username, o.user), (Part::Password, o.password)];
-    c.lend(false, &parts);
+    c.lend(false, &[o.will_topic, NO_BYTES, o.client_id, o.will_message, o.user, o.password]);
     step_result(c, result.map(|_| UMQTT_DONE as i32))
 }
 
@@ -649,7 +655,7 @@ unsafe fn queue_resend(c: &mut FfiClient, env: &umqtt_env_t) -> i32 {
         }
         found
     });
-    c.lend(before, &[(Part::Topic, lent.0), (Part::Payload, lent.1)]);
+    c.lend(before, &[lent.0, lent.1, NO_BYTES, NO_BYTES, NO_BYTES, NO_BYTES]);
     step_result(c, result.map(ticket_code))
 }
 
@@ -668,7 +674,7 @@ unsafe fn queue_publish(c: &mut FfiClient, env: *const umqtt_env_t, message: *co
     let before = c.client.connection().borrows();
     let mut same = |r: &MessageRef| same_message(env, r, m.topic, m.payload);
     let result = c.client.connection().publish(&m, &mut same);
-    c.lend(before, &[(Part::Topic, raw.topic), (Part::Payload, raw.payload)]);
+    c.lend(before, &[raw.topic, raw.payload, NO_BYTES, NO_BYTES, NO_BYTES, NO_BYTES]);
     step_result(c, result.map(ticket_code))
 }
 
@@ -688,29 +694,50 @@ unsafe fn queue_filter(c: &mut FfiClient, filter: umqtt_bytes_t, qos_bits: Optio
     let Ok(qos) = filter_qos(qos_bits) else { return c.invalid(ArgError::Qos) };
     let before = c.client.connection().borrows();
     let result = c.client.connection().filter_request(text, qos);
-    c.lend(before, &[(Part::Topic, filter)]);
+    c.lend(before, &[filter, NO_BYTES, NO_BYTES, NO_BYTES, NO_BYTES, NO_BYTES]);
     step_result(c, result.map(|p| ticket_code(Some(p))))
 }
 
-/// Queues the one packet of an operation that has no ticket: UMQTT_DONE or the error code.
-fn queue_op(c: &mut FfiClient, op: impl FnOnce(&mut Connection<RX_CAPACITY, TX_CAPACITY>) -> Result<(), connection::Error>) -> i32 {
-    let result = op(c.client.connection());
+/// The operations whose one packet has no ticket.
+#[derive(Clone, Copy)]
+enum Control {
+    Ping,
+    Ack(u16),
+    Disconnect,
+}
+
+/// Queues the packet of `op` at `now_ms`: UMQTT_DONE or the error code.
+fn queue_control(c: &mut FfiClient, op: Control, now_ms: u32) -> i32 {
+    let conn = c.client.connection();
+    let result = match op {
+        Control::Ping => conn.ping(now_ms),
+        Control::Ack(pid) => conn.ack(pid),
+        Control::Disconnect => conn.disconnect(),
+    };
     step_result(c, result.map(|_| UMQTT_DONE as i32))
+}
+
+/// umqtt_ping, umqtt_ack, umqtt_disconnect: `op` queued, then written.
+unsafe fn control_call(client: *mut umqtt_client_t, env: *const umqtt_env_t, op: Control) -> i32 {
+    blocking(client, env, |c, io| {
+        let now = if let Control::Ping = op { io.now_ms() } else { 0 }; // only a ping reads the clock
+        queue_control(c, op, now)
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_ping(client: *mut umqtt_client_t, now_ms: u32) -> i32 {
-    with_connection!(client, |c| queue_op(c, |conn| conn.ping(now_ms)))
+    with_connection!(client, |c| queue_control(c, Control::Ping, now_ms))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_disconnect(client: *mut umqtt_client_t) -> i32 {
-    with_connection!(client, |c| queue_op(c, |conn| conn.disconnect()))
+    with_connection!(client, |c| queue_control(c, Control::Disconnect, 0))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn umqtt_step_ack(client: *mut umqtt_client_t, packet_id: u16) -> i32 {
-    with_connection!(client, |c| queue_op(c, |conn| conn.ack(packet_id)))
+    with_connection!(client, |c| queue_control(c, Control::Ack(packet_id), 0))
 }
 
 #[no_mangle]
@@ -767,16 +794,8 @@ pub unsafe extern "C" fn umqtt_step_event(client: *mut umqtt_client_t, env: *con
         let Some(env) = env.as_ref() else { return c.invalid(ArgError::Null) };
         let FfiClient { client: inner, sink_buf, sink_len, .. } = c;
         let mut sink = EnvSink { env, buf: sink_buf, len: sink_len };
-        match inner.connection().handle(&mut sink) {
-            Ok(None) => UMQTT_DONE as i32,
-            Ok(Some(e)) => {
-                if let Event::Message(_) = e {
-                    c.sink_buf = None;
-                }
-                fill_event(event, e)
-            }
-            Err(e) => c.fail_step(e),
-        }
+        let handled = inner.connection().handle(&mut sink);
+        c.delivered(event, handled)
     })
 }
 
@@ -786,12 +805,7 @@ pub unsafe extern "C" fn umqtt_step_status(client: *mut umqtt_client_t, ticket_i
         let Some(pid) = ticket(ticket_id) else { return c.invalid(ArgError::UnknownTicket) };
         match c.client.connection().status(pid) {
             Ok(None) => UMQTT_PENDING as i32,
-            Ok(Some(granted)) => {
-                if let Some(ev) = event.as_mut() {
-                    ev.granted_qos = granted;
-                }
-                UMQTT_DONE as i32
-            }
+            Ok(Some(granted)) => done(event, granted),
             Err(e) => c.fail_step(e),
         }
     })
