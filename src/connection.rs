@@ -9,6 +9,7 @@
 //! [`Connection::receive_buffer`] names: the receive buffer, or the payload buffer of the
 //! message being streamed into the caller's [`Sink`].
 
+pub use crate::codec::Part;
 use crate::codec::{self, Connect, Error as CodecError, Filters, Output, Packet, PacketId, PacketType, Publish, QoS, Subscribe, Subscription, Unsubscribe, WriteError};
 use crate::session::{self, Keepalive, MessageRef, Pending, Reply, Session, SessionError};
 use heapless::Vec;
@@ -253,24 +254,6 @@ pub struct Outgoing<'m> {
 /// Gives the topic and payload behind a message's handles (None: they are gone).
 pub type MessageBytes<'f, 'm> = dyn FnMut(&MessageRef) -> Option<(&'m str, &'m [u8])> + 'f;
 
-/// A field of the caller's that an operation's packet carries: a piece of it too large for the
-/// transmit buffer leaves from the caller's memory ([`Transmit::Borrowed`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Part {
-    /// A PUBLISH's topic, a SUBSCRIBE's or UNSUBSCRIBE's filter, a CONNECT's will topic.
-    Topic,
-    /// A PUBLISH's payload.
-    Payload,
-    /// CONNECT's client identifier.
-    ClientId,
-    /// CONNECT's will message.
-    WillMessage,
-    /// CONNECT's user name.
-    Username,
-    /// CONNECT's password.
-    Password,
-}
-
 /// How many [`Part`]s there are (the C ABI keeps a pointer for each).
 pub const PARTS: usize = 6;
 
@@ -416,34 +399,45 @@ impl<const TX: usize> TxQueue<TX> {
     }
 }
 
-/// The transmit queue as the encoder's output for one packet: a piece of the caller's `parts`
-/// that does not fit beside what is queued becomes a borrowed piece; anything else is copied.
-struct Enqueue<'q, 'p, const TX: usize> {
+/// The transmit queue as the encoder's output for one packet: a field of the caller's (a
+/// [`Part`]) that does not fit beside what is queued becomes a borrowed piece; anything else is
+/// copied.
+struct Enqueue<'q, const TX: usize> {
     queue: &'q mut TxQueue<TX>,
-    parts: &'p [(Part, &'p [u8])],
     /// Marks queued before this packet: a packet may borrow only when none is (their parts are
     /// another operation's).
     marks_before: usize,
 }
 
-impl<const TX: usize> Output for Enqueue<'_, '_, TX> {
+impl<const TX: usize> Enqueue<'_, TX> {
+    /// Copies `piece` to the end of the queue: false when it does not fit.
+    fn copy(&mut self, piece: &[u8]) -> bool {
+        let Some(room) = self.queue.buf.get_mut(self.queue.end..self.queue.end + piece.len()) else {
+            return false;
+        };
+        room.copy_from_slice(piece);
+        self.queue.end += piece.len();
+        true
+    }
+}
+
+impl<const TX: usize> Output for Enqueue<'_, TX> {
     type Error = Error;
     fn put(&mut self, piece: &[u8]) -> Result<(), Error> {
-        if piece.is_empty() {
+        if self.copy(piece) {
+            Ok(())
+        } else {
+            Err(Error::OutputFull)
+        }
+    }
+    fn put_part(&mut self, piece: &[u8], part: Part) -> Result<(), Error> {
+        if piece.is_empty() || self.copy(piece) {
             return Ok(());
         }
-        if let Some(room) = self.queue.buf.get_mut(self.queue.end..self.queue.end + piece.len()) {
-            room.copy_from_slice(piece);
-            self.queue.end += piece.len();
-            return Ok(());
+        if self.marks_before > 0 {
+            return Err(Error::OutputFull);
         }
-        let part = self.parts.iter().find(|(_, s)| s.as_ptr() == piece.as_ptr() && s.len() == piece.len()).map(|(p, _)| *p);
-        match part {
-            Some(part) if self.marks_before == 0 => {
-                self.queue.marks.push(Mark { at: self.queue.end, part, len: piece.len() }).map_err(|_| Error::OutputFull)
-            }
-            _ => Err(Error::OutputFull),
-        }
+        self.queue.marks.push(Mark { at: self.queue.end, part, len: piece.len() }).map_err(|_| Error::OutputFull)
     }
 }
 
@@ -578,7 +572,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             username: options.username,
             password: options.password,
         });
-        self.enqueue(&packet, &options.parts())?;
+        self.enqueue(&packet)?;
         // Without a timeout of the caller's, a broker that never answers is given 1.5
         // keepalive periods, as it would be once connected.
         let limit = options.timeout_ms.or((options.keepalive_s > 0).then(|| u32::from(options.keepalive_s) * 1500));
@@ -623,7 +617,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             }
         };
         let packet = Packet::Publish(Publish { dup: false, qos, retain, topic, pid, payload });
-        let result = self.enqueue(&packet, &[(Part::Topic, topic.as_bytes()), (Part::Payload, payload)]);
+        let result = self.enqueue(&packet);
         if let (Err(_), Some(pid)) = (&result, pid) {
             self.session.untrack(pid);
         }
@@ -643,12 +637,12 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         let qos = match self.session.resume(pid) {
             None => return Ok(false),
             Some(Pending::Done(_)) => return Ok(true),
-            Some(Pending::Pubcomp) => return self.enqueue(&Packet::Pubrel(pid), &[]).map(|_| true),
+            Some(Pending::Pubcomp) => return self.enqueue(&Packet::Pubrel(pid)).map(|_| true),
             Some(Pending::Puback) => QoS::AtLeastOnce,
             Some(_) => QoS::ExactlyOnce,
         };
         let packet = Packet::Publish(Publish { dup: true, qos, retain, topic, pid: Some(pid), payload });
-        self.enqueue(&packet, &[(Part::Topic, topic.as_bytes()), (Part::Payload, payload)]).map(|_| true)
+        self.enqueue(&packet).map(|_| true)
     }
 
     /// After [`Event::Connected`], sends the next unfinished publish of an earlier connection
@@ -666,7 +660,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             // PUBREC came: the broker has the message. A kept session finishes it with PUBREL;
             // a new one has nothing to finish, and sending it again would deliver it twice.
             if kept {
-                self.enqueue(&Packet::Pubrel(unsent.pid), &[])?;
+                self.enqueue(&Packet::Pubrel(unsent.pid))?;
                 self.session.resent(unsent.ticket, None);
             } else {
                 self.session.complete(unsent.ticket);
@@ -686,7 +680,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         };
         let pid = if kept { unsent.pid } else { self.session.free_pid() };
         let packet = Packet::Publish(Publish { dup: kept, qos: m.qos, retain: m.retain, topic, pid: Some(pid), payload });
-        self.enqueue(&packet, &[(Part::Topic, topic.as_bytes()), (Part::Payload, payload)])?;
+        self.enqueue(&packet)?;
         self.session.resent(unsent.ticket, (!kept).then_some(pid));
         self.retry_window = true;
         Ok(Some(unsent.ticket))
@@ -720,7 +714,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 Packet::Unsubscribe(Unsubscribe { pid, filters: Filters::List(&filters) })
             }
         };
-        let result = self.enqueue(&packet, &[(Part::Topic, filter.as_bytes())]);
+        let result = self.enqueue(&packet);
         if result.is_err() {
             self.session.untrack(pid);
         }
@@ -731,7 +725,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     pub fn ping(&mut self, now: u32) -> Result<(), Error> {
         self.check_connected()?;
         self.close_retry_window();
-        self.enqueue(&Packet::Pingreq, &[])?;
+        self.enqueue(&Packet::Pingreq)?;
         self.session.on_ping_sent(now);
         Ok(())
     }
@@ -740,7 +734,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     pub fn disconnect(&mut self) -> Result<(), Error> {
         self.check_connected()?;
         self.close_retry_window();
-        self.enqueue(&Packet::Disconnect, &[])
+        self.enqueue(&Packet::Disconnect)
     }
 
     /// The application is done with the delivered message `pid` (its callback returned
@@ -752,7 +746,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         let Some(pid) = PacketId::new(pid) else { return Ok(()) };
         let Some(reply) = self.session.owed_for(pid) else { return Ok(()) };
         // Owed until it is queued: a full queue (step calls) leaves it for the next try.
-        self.enqueue(&reply.packet(), &[])?;
+        self.enqueue(&reply.packet())?;
         self.session.acknowledge(pid);
         Ok(())
     }
@@ -792,10 +786,10 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// Encodes `packet` at the end of the transmit queue (nothing of it on failure). Every
     /// operation has checked its arguments against the codec's rules (with errors that name
     /// them) or built the packet so that they hold: the encoder checks only lengths.
-    fn enqueue(&mut self, packet: &Packet<'_>, parts: &[(Part, &[u8])]) -> Result<(), Error> {
+    fn enqueue(&mut self, packet: &Packet<'_>) -> Result<(), Error> {
         self.tx.compact();
         let (end, marks) = (self.tx.end, self.tx.marks.len());
-        let mut out = Enqueue { queue: &mut self.tx, parts, marks_before: marks };
+        let mut out = Enqueue { queue: &mut self.tx, marks_before: marks };
         let result = match packet.write_checked(&mut out) {
             Ok(_) => Ok(()),
             Err(WriteError::Output(e)) => Err(e),
@@ -872,7 +866,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                     if self.tx.end + 2 > TX && !self.tx.is_empty() {
                         return Ok(Some(0)); // after what is queued
                     }
-                    self.enqueue(&Packet::Pingreq, &[])?;
+                    self.enqueue(&Packet::Pingreq)?;
                     self.session.on_ping_sent(now);
                     match self.session.keepalive(now) {
                         Keepalive::Idle(wait) => Ok(wait),
@@ -999,7 +993,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         }
         // A CONNACK here (the connection is open) is refused by the session.
         if let Some(reply) = self.session.on_control(&packet)? {
-            self.enqueue(&reply.packet(), &[])?;
+            self.enqueue(&reply.packet())?;
         }
         Ok(Some(Event::Control(header.first_byte)))
     }
@@ -1096,7 +1090,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             }
             (Fate::Duplicate, ack) => {
                 if let Some(ack) = ack {
-                    self.enqueue(&ack.packet(), &[])?;
+                    self.enqueue(&ack.packet())?;
                 }
                 Ok(Some(Event::Control(inflow.message.first_byte)))
             }

@@ -12,6 +12,12 @@ pub trait Output {
     type Error;
     /// Appends `piece`.
     fn put(&mut self, piece: &[u8]) -> Result<(), Self::Error>;
+    /// Appends `piece`, the whole of the packet's field `part` (bytes of the sender's memory,
+    /// e.g. a payload). By default it is put like any piece.
+    fn put_part(&mut self, piece: &[u8], part: Part) -> Result<(), Self::Error> {
+        let _ = part;
+        self.put(piece)
+    }
 }
 
 /// Why [`Packet::write`] failed.
@@ -43,14 +49,15 @@ impl Output for SliceOutput<'_> {
 /// every output and the count of its length: `false` means the output failed (the output
 /// keeps why).
 trait Put {
-    fn put(&mut self, piece: &[u8]) -> bool;
+    /// Appends `piece`; `part` names the packet's field it is the whole of, if it is one.
+    fn put(&mut self, piece: &[u8], part: Option<Part>) -> bool;
 }
 
 /// Counts the bytes instead of writing them: the first pass, which gives Remaining Length.
 struct Count(usize);
 
 impl Put for Count {
-    fn put(&mut self, piece: &[u8]) -> bool {
+    fn put(&mut self, piece: &[u8], _: Option<Part>) -> bool {
         self.0 = self.0.saturating_add(piece.len());
         true
     }
@@ -63,8 +70,12 @@ struct Forward<'o, O: Output> {
 }
 
 impl<O: Output> Put for Forward<'_, O> {
-    fn put(&mut self, piece: &[u8]) -> bool {
-        match self.out.put(piece) {
+    fn put(&mut self, piece: &[u8], part: Option<Part>) -> bool {
+        let put = match part {
+            Some(part) => self.out.put_part(piece, part),
+            None => self.out.put(piece),
+        };
+        match put {
             Ok(()) => true,
             Err(e) => {
                 self.error = Some(e);
@@ -86,9 +97,13 @@ enum Stop {
 struct Fields<'o>(&'o mut dyn Put);
 
 impl Fields<'_> {
-    #[inline(never)]
     fn bytes(&mut self, data: &[u8]) -> Result<(), Stop> {
-        if self.0.put(data) {
+        self.piece(data, None)
+    }
+    /// `data`, the packet's field `part` (None: bytes the encoder made, or a decoded list).
+    #[inline(never)]
+    fn piece(&mut self, data: &[u8], part: Option<Part>) -> Result<(), Stop> {
+        if self.0.put(data, part) {
             Ok(())
         } else {
             Err(Stop::Output)
@@ -101,11 +116,11 @@ impl Fields<'_> {
     fn u16(&mut self, v: u16) -> Result<(), Stop> {
         self.bytes(&v.to_be_bytes())
     }
-    /// A length-prefixed string of at most 65,535 bytes.
-    fn binary(&mut self, data: &[u8]) -> Result<(), Stop> {
+    /// The field `part`, length-prefixed: at most 65,535 bytes.
+    fn binary(&mut self, data: &[u8], part: Part) -> Result<(), Stop> {
         let len = u16::try_from(data.len()).map_err(|_| Stop::Invalid(Error::StringTooLong))?;
         self.u16(len)?;
-        self.bytes(data)
+        self.piece(data, Some(part))
     }
 }
 
@@ -228,16 +243,16 @@ impl Packet<'_> {
                 let [ka_hi, ka_lo] = c.keepalive.to_be_bytes();
                 // Protocol name "MQTT", level 4, flags, keepalive: one piece.
                 w.bytes(&[0, 4, b'M', b'Q', b'T', b'T', 4, flags, ka_hi, ka_lo])?;
-                w.binary(c.client_id.as_bytes())?;
+                w.binary(c.client_id.as_bytes(), Part::ClientId)?;
                 if let Some(will) = &c.will {
-                    w.binary(will.topic.as_bytes())?;
-                    w.binary(will.message)?;
+                    w.binary(will.topic.as_bytes(), Part::Topic)?;
+                    w.binary(will.message, Part::WillMessage)?;
                 }
                 if let Some(u) = c.username {
-                    w.binary(u.as_bytes())?;
+                    w.binary(u.as_bytes(), Part::Username)?;
                 }
                 if let Some(p) = c.password {
-                    w.binary(p)?;
+                    w.binary(p, Part::Password)?;
                 }
             }
             Packet::Connack(c) => {
@@ -245,11 +260,11 @@ impl Packet<'_> {
                 w.u8(c.code as u8)?;
             }
             Packet::Publish(p) => {
-                w.binary(p.topic.as_bytes())?;
+                w.binary(p.topic.as_bytes(), Part::Topic)?;
                 if let Some(pid) = p.pid {
                     w.u16(pid.get())?;
                 }
-                w.bytes(p.payload)?;
+                w.piece(p.payload, Some(Part::Payload))?;
             }
             Packet::Puback(pid) | Packet::Pubrec(pid) | Packet::Pubrel(pid) | Packet::Pubcomp(pid) | Packet::Unsuback(pid) => {
                 w.u16(pid.get())?
@@ -264,7 +279,7 @@ impl Packet<'_> {
                     Filters::Wire(wire) => w.bytes(wire)?,
                     Filters::List(list) => {
                         for sub in list {
-                            w.binary(sub.filter.as_bytes())?;
+                            w.binary(sub.filter.as_bytes(), Part::Topic)?;
                             w.u8(sub.qos as u8)?;
                         }
                     }
@@ -279,7 +294,7 @@ impl Packet<'_> {
                     Filters::Wire(wire) => w.bytes(wire)?,
                     Filters::List(list) => {
                         for filter in list {
-                            w.binary(filter.as_bytes())?;
+                            w.binary(filter.as_bytes(), Part::Topic)?;
                         }
                     }
                 }

@@ -139,6 +139,25 @@ impl SubackCode {
     }
 }
 
+/// A field of a packet that the sender's memory holds (not bytes the encoder makes): the
+/// encoder names it with each of its pieces ([`Output::put_part`]), so an output may send a
+/// piece that does not fit its buffer from where it lies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// A PUBLISH's topic, a SUBSCRIBE's or UNSUBSCRIBE's filter, a CONNECT's will topic.
+    Topic,
+    /// A PUBLISH's payload.
+    Payload,
+    /// CONNECT's client identifier.
+    ClientId,
+    /// CONNECT's will message.
+    WillMessage,
+    /// CONNECT's user name.
+    Username,
+    /// CONNECT's password.
+    Password,
+}
+
 /// Last Will carried by CONNECT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Will<'a> {
