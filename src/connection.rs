@@ -164,6 +164,7 @@ impl Error {
     }
 
     /// A short English text for error messages.
+    #[inline(always)]
     pub const fn message(&self) -> &'static str {
         match self {
             Error::Closed => "connection closed by the broker",
@@ -361,6 +362,7 @@ impl<const TX: usize> TxQueue<TX> {
     }
 
     /// `n` bytes of the piece [`TxQueue::next`] gave were written.
+    #[inline(always)]
     fn consumed(&mut self, n: usize) {
         match self.marks.first() {
             Some(m) if m.at == self.start => {
@@ -855,6 +857,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         self.check(result)
     }
 
+    #[inline(always)]
     fn tick_inner(&mut self, now: u32) -> Result<Option<u32>, Error> {
         match self.phase {
             Phase::Closed => Ok(None),
@@ -863,7 +866,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 Keepalive::Idle(wait) => Ok(wait),
                 Keepalive::Lost => Err(Error::KeepaliveTimeout),
                 Keepalive::SendPing => {
-                    if self.tx.end + 2 > TX && !self.tx.is_empty() {
+                    if self.tx.end + 2 > TX {
                         return Ok(Some(0)); // after what is queued
                     }
                     self.enqueue(&Packet::Pingreq)?;
@@ -943,9 +946,11 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         self.check(result)
     }
 
+    #[inline(always)]
     fn handle_inner(&mut self, sink: &mut dyn Sink) -> Result<Option<Event>, Error> {
-        // Room for any reply (4 bytes) or the step waits for the queue to drain.
-        if TX - self.tx.end < 4 && !self.tx.is_empty() {
+        // Room for any reply (4 bytes) or the step waits for the queue to drain (an empty
+        // queue is all room: it starts at 0).
+        if TX - self.tx.end < 4 {
             self.tx.compact();
             if TX - self.tx.end < 4 {
                 return Ok(None);
@@ -999,6 +1004,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     }
 
     /// A PUBLISH header is buffered: once its topic is in, announce it to the sink.
+    #[inline(always)]
     fn begin_inflow(&mut self, sink: &mut dyn Sink, header: codec::FixedHeader) -> Result<Option<Event>, Error> {
         let body = buffered!(self).get(header.header_len..).unwrap_or(&[]);
         if header.remaining_len < 2 {
@@ -1124,6 +1130,7 @@ fn check_topic_arg(topic: &str) -> Result<(), Error> {
     topic_arg(codec::topic::check_name(topic), [ArgError::TopicEmpty, ArgError::TopicNul, ArgError::TopicWildcard])
 }
 
+#[inline(always)]
 fn check_filter_arg(filter: &str) -> Result<(), Error> {
     topic_arg(codec::topic::check_filter(filter), [ArgError::FilterEmpty, ArgError::FilterNul, ArgError::FilterMalformed])
 }

@@ -170,6 +170,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         result
     }
 
+    #[inline(always)]
     fn await_connack<T: Transport>(&mut self, io: &mut T) -> Result<bool, Error<T::Error>> {
         loop {
             // Within the connect timeout (the connection's, on each tick) and `timeout_ms`.
@@ -307,6 +308,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         result
     }
 
+    #[inline(always)]
     fn pump_inner<T: Transport>(&mut self, io: &mut T, sink: &mut dyn Sink, mode: Mode) -> Result<Option<connection::Event>, Error<T::Error>> {
         let start = if mode == Mode::Buffered { 0 } else { io.now_ms() };
         loop {
@@ -350,6 +352,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
     }
 
     /// One read, into the buffer the connection names (the sink's, for a large payload).
+    #[inline(always)]
     fn read<T: Transport>(&mut self, io: &mut T, sink: &mut dyn Sink) -> Result<(), Error<T::Error>> {
         let n = io.read(self.conn.receive_buffer(sink)).map_err(Error::Io)?;
         if n == 0 {
@@ -380,6 +383,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         self.flush_queued(io, parts)
     }
 
+    #[inline(always)]
     fn flush_queued<T: Transport>(&mut self, io: &mut T, parts: &Parts<'_>) -> Result<(), Error<T::Error>> {
         let mut sent = 0;
         let result = self.write_queued(io, parts, &mut sent);
@@ -394,6 +398,7 @@ impl<const RX: usize, const TX: usize> Client<RX, TX> {
         result
     }
 
+    #[inline(always)]
     fn write_queued<T: Transport>(&mut self, io: &mut T, parts: &Parts<'_>, sent: &mut usize) -> Result<(), Error<T::Error>> {
         loop {
             let piece = match self.conn.transmit() {

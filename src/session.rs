@@ -250,6 +250,7 @@ impl Session {
     /// The connection is gone (error, DISCONNECT, reset). Unfinished publishes are
     /// kept, marked unsent, for a resumed session (MQTT 3.1.1 4.4); completed
     /// operations someone still waits for are kept so that the waiter sees the result.
+    #[inline(always)]
     pub fn disconnected(&mut self) {
         self.connected = false;
         self.ping_sent_at = None;
@@ -275,6 +276,7 @@ impl Session {
     /// The next unfinished publish of an earlier connection that the session sends again itself
     /// (one tracked with a [`MessageRef`], or any past PUBREC): its ticket, packet id, handles and
     /// what it awaits.
+    #[inline(always)]
     pub fn next_unsent_message(&self) -> Option<Unsent> {
         // One past PUBREC needs only its PUBREL, handles or not.
         let o = self.outbound.iter().find(|o| o.unsent && (o.message.is_some() || o.state == Pending::Pubcomp))?;
@@ -307,6 +309,7 @@ impl Session {
     /// unfinished: the first such publish at `qos` and `retain` whose message `same` recognises
     /// (the caller compares the bytes behind the handles) is waited for again instead of being
     /// sent twice. Its ticket, or None when there is none.
+    #[inline(always)]
     pub fn adopt_retry(&mut self, qos: QoS, retain: bool, same: &mut dyn FnMut(&MessageRef) -> bool) -> Option<PacketId> {
         let o = self.outbound.iter_mut().find(|o| {
             o.abandoned && !o.unsent && o.message.is_some_and(|m| m.qos == qos && m.retain == retain && same(&m))
@@ -327,6 +330,7 @@ impl Session {
 
     /// A packet id that is not 0 and not in flight. A new operation ends the resuming:
     /// unfinished publishes not resumed are forgotten.
+    #[inline(always)]
     pub fn next_pid(&mut self) -> Result<PacketId, SessionError> {
         self.drop_unsent();
         self.reap();
@@ -350,6 +354,7 @@ impl Session {
     }
 
     /// A fresh packet id for an operation about to be sent that will await `state`.
+    #[inline(always)]
     pub fn start(&mut self, state: Pending) -> Result<PacketId, SessionError> {
         let pid = self.next_pid()?;
         self.track(pid, state)?;
@@ -374,6 +379,7 @@ impl Session {
     }
 
     /// If `ticket` completed, forgets it and returns its result.
+    #[inline(always)]
     pub fn take_done(&mut self, ticket: PacketId) -> Option<u8> {
         let o = self.outbound.iter().find(|o| o.ticket == ticket)?;
         match o.state {
@@ -452,6 +458,7 @@ impl Session {
     /// delivery, so a new message even if its id looks unreleased (a broker that restored its
     /// flows a step back moves on without PUBREL): delivered, not lost. A message to deliver
     /// is acknowledged only once the application has it ([`Session::owe`], [`Session::acknowledge`]).
+    #[inline(always)]
     pub fn on_publish(&mut self, qos: QoS, pid: Option<PacketId>, dup: bool) -> Result<Inbound, SessionError> {
         Ok(match (qos, pid) {
             (QoS::AtLeastOnce, Some(pid)) => Inbound { deliver: true, ack: Some(Reply::Puback(pid)) },
@@ -467,6 +474,7 @@ impl Session {
     }
 
     /// A message was handed to the application; `ack` is owed once it returns normally.
+    #[inline(always)]
     pub fn owe(&mut self, ack: Reply) {
         // One message per id: a new delivery under an id still owed (a redelivery, or a broker
         // reusing the id) stands for it, with its own QoS.
@@ -481,6 +489,7 @@ impl Session {
     /// The application finished with the delivered message `pid`: the acknowledgement
     /// owed for it, if any (None: not owed, e.g. the connection it came on is gone).
     /// A PUBREC sent makes `pid` received until the broker's PUBREL.
+    #[inline(always)]
     pub fn acknowledge(&mut self, pid: PacketId) -> Option<Reply> {
         // At most one is owed per id (owe() replaces an earlier one).
         let reply = self.owed_for(pid)?;
@@ -497,6 +506,7 @@ impl Session {
     }
 
     /// Records that PUBREC went out for the QoS 2 message `pid`.
+    #[inline(always)]
     pub fn received_qos2(&mut self, pid: PacketId) {
         if self.inbound_qos2.contains(&pid) {
             return;
@@ -511,6 +521,7 @@ impl Session {
     }
 
     /// An acknowledgement or other non-PUBLISH packet from the broker.
+    #[inline(always)]
     pub fn on_control(&mut self, packet: &Packet<'_>) -> Result<Option<Reply>, SessionError> {
         match *packet {
             Packet::Puback(pid) => self.advance(pid, Pending::Puback, Pending::Done(0)).map(|_| None),

@@ -22,6 +22,7 @@ impl FixedHeader {
 }
 
 /// Reads the fixed header at the start of `buf`; `Ok(None)` if more bytes are needed.
+#[inline(always)]
 pub fn parse_fixed_header(buf: &[u8]) -> Result<Option<FixedHeader>, Error> {
     let Some((&first_byte, rest)) = buf.split_first() else {
         return Ok(None);
@@ -75,6 +76,7 @@ pub fn decode_from_broker(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>
 /// [`decode_from_broker`] for every packet but PUBLISH (refused with
 /// [`Error::PublishNotControl`]): what a client that streams each PUBLISH's payload (the
 /// connection) decodes whole, without a PUBLISH decoder in its firmware.
+#[inline(always)]
 pub fn decode_control_from_broker(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, Error> {
     let mut r = Reader { buf: body };
     let packet = match header.kind {
@@ -139,6 +141,7 @@ fn decode_to_broker(header: FixedHeader, body: &[u8]) -> Result<Packet<'_>, Erro
 }
 
 /// The variable header of a PUBLISH: topic and packet id, and where the payload starts.
+#[inline(always)]
 pub(crate) fn publish_header(first_byte: u8, body: &[u8]) -> Result<(&str, Option<PacketId>, usize), Error> {
     let qos = QoS::from_bits((first_byte >> 1) & 3)?;
     let mut r = Reader { buf: body };

@@ -17,6 +17,7 @@ pub fn check_name(topic: &str) -> Result<(), Error> {
 }
 
 /// A topic name straight from the wire: the byte rules and UTF-8 validity, one pass for ASCII.
+#[inline(always)]
 pub(crate) fn name_from_wire(bytes: &[u8]) -> Result<&str, Error> {
     if bytes.is_empty() {
         return Err(Error::EmptyTopic);
@@ -57,6 +58,7 @@ fn maybe_special(bytes: &[u8]) -> bool {
 
 /// (a byte a topic name may not hold: 0, '+', '#'; a non-ASCII byte). Runs on every PUBLISH in
 /// and out, so it has no early exit: a branch-free loop the compiler can vectorise.
+#[inline(always)]
 fn scan(bytes: &[u8]) -> (bool, bool) {
     let (mut special, mut high) = (0u8, 0u8);
     for &b in bytes {
@@ -75,6 +77,7 @@ fn special_error(bytes: &[u8]) -> Error {
 }
 
 /// A subscription filter: `#` only as a whole last level, `+` only as a whole level.
+#[inline(always)]
 pub fn check_filter(filter: &str) -> Result<(), Error> {
     if filter.is_empty() {
         return Err(Error::EmptyTopic);
