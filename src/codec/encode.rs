@@ -115,12 +115,18 @@ impl Fields<'_> {
     fn u16(&mut self, v: u16) -> Result<(), Stop> {
         self.bytes(&v.to_be_bytes())
     }
-    /// The field `part`, length-prefixed: at most 65,535 bytes.
-    fn binary(&mut self, data: &[u8], part: Part) -> Result<(), Stop> {
+    /// The field `part` (if it is one), length-prefixed: at most 65,535 bytes.
+    fn binary(&mut self, data: &[u8], part: Option<Part>) -> Result<(), Stop> {
         let len = u16::try_from(data.len()).map_err(|_| Stop::Invalid(Error::StringTooLong))?;
         self.u16(len)?;
-        self.piece(data, Some(part))
+        self.piece(data, part)
     }
+}
+
+/// The filter of a one-filter list is the packet's [`Part::Topic`]; those of a longer list are
+/// no one field.
+fn one_filter(filters: usize) -> Option<Part> {
+    (filters == 1).then_some(Part::Topic)
 }
 
 impl Publish<'_> {
@@ -265,16 +271,16 @@ impl Packet<'_> {
                 let [ka_hi, ka_lo] = c.keepalive.to_be_bytes();
                 // Protocol name "MQTT", level 4, flags, keepalive: one piece.
                 w.bytes(&[0, 4, b'M', b'Q', b'T', b'T', 4, flags, ka_hi, ka_lo])?;
-                w.binary(c.client_id.as_bytes(), Part::ClientId)?;
+                w.binary(c.client_id.as_bytes(), Some(Part::ClientId))?;
                 if let Some(will) = &c.will {
-                    w.binary(will.topic.as_bytes(), Part::Topic)?;
-                    w.binary(will.message, Part::WillMessage)?;
+                    w.binary(will.topic.as_bytes(), Some(Part::Topic))?;
+                    w.binary(will.message, Some(Part::WillMessage))?;
                 }
                 if let Some(u) = c.username {
-                    w.binary(u.as_bytes(), Part::Username)?;
+                    w.binary(u.as_bytes(), Some(Part::Username))?;
                 }
                 if let Some(p) = c.password {
-                    w.binary(p, Part::Password)?;
+                    w.binary(p, Some(Part::Password))?;
                 }
             }
             Packet::Connack(c) => {
@@ -282,7 +288,7 @@ impl Packet<'_> {
                 w.u8(c.code as u8)?;
             }
             Packet::Publish(p) => {
-                w.binary(p.topic.as_bytes(), Part::Topic)?;
+                w.binary(p.topic.as_bytes(), Some(Part::Topic))?;
                 if let Some(pid) = p.pid {
                     w.u16(pid.get())?;
                 }
@@ -300,8 +306,9 @@ impl Packet<'_> {
                     // Decoded bytes, validated then: they are the list's encoding.
                     Filters::Wire(wire) => w.bytes(wire)?,
                     Filters::List(list) => {
+                        let part = one_filter(list.len());
                         for sub in list {
-                            w.binary(sub.filter.as_bytes(), Part::Topic)?;
+                            w.binary(sub.filter.as_bytes(), part)?;
                             w.u8(sub.qos as u8)?;
                         }
                     }
@@ -315,8 +322,9 @@ impl Packet<'_> {
                 match u.filters {
                     Filters::Wire(wire) => w.bytes(wire)?,
                     Filters::List(list) => {
+                        let part = one_filter(list.len());
                         for filter in list {
-                            w.binary(filter.as_bytes(), Part::Topic)?;
+                            w.binary(filter.as_bytes(), part)?;
                         }
                     }
                 }
@@ -337,6 +345,44 @@ impl Packet<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records which pieces come named as a field.
+    struct Parts(std::vec::Vec<(Part, usize)>);
+
+    impl Output for Parts {
+        type Error = ();
+        fn put(&mut self, _: &[u8]) -> Result<(), ()> {
+            Ok(())
+        }
+        fn put_part(&mut self, piece: &[u8], part: Part) -> Result<(), ()> {
+            self.0.push((part, piece.len()));
+            Ok(())
+        }
+    }
+
+    fn named_parts(packet: &Packet<'_>) -> std::vec::Vec<(Part, usize)> {
+        let mut out = Parts(std::vec::Vec::new());
+        packet.write(&mut out).unwrap();
+        out.0
+    }
+
+    /// Each field of the sender's comes named, once; the filters of a longer list are no one field.
+    #[test]
+    fn the_fields_of_the_senders_memory_come_named() {
+        let pid = PacketId::new(1).unwrap();
+        let publish = Publish { dup: false, qos: QoS::AtLeastOnce, retain: false, topic: "a/b", pid: Some(pid), payload: b"12345" };
+        assert_eq!(named_parts(&Packet::Publish(publish)), [(Part::Topic, 3), (Part::Payload, 5)]);
+        let one = [Subscription { filter: "x/#", qos: QoS::AtMostOnce }];
+        assert_eq!(named_parts(&Packet::Subscribe(Subscribe { pid, filters: Filters::List(&one) })), [(Part::Topic, 3)]);
+        let two = [one[0], Subscription { filter: "y", qos: QoS::AtLeastOnce }];
+        assert_eq!(named_parts(&Packet::Subscribe(Subscribe { pid, filters: Filters::List(&two) })), []);
+        let will = Will { topic: "w", message: b"gone", qos: QoS::AtMostOnce, retain: false };
+        let connect = Connect { client_id: "id", keepalive: 0, clean_session: true, will: Some(will), username: Some("u"), password: Some(b"pw") };
+        assert_eq!(
+            named_parts(&Packet::Connect(connect)),
+            [(Part::ClientId, 2), (Part::Topic, 1), (Part::WillMessage, 4), (Part::Username, 1), (Part::Password, 2)]
+        );
+    }
 
     /// PUBLISH's Remaining Length without the counting pass is the pass's, errors included.
     #[test]

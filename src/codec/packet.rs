@@ -144,7 +144,7 @@ impl SubackCode {
 /// piece that does not fit its buffer from where it lies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Part {
-    /// A PUBLISH's topic, a SUBSCRIBE's or UNSUBSCRIBE's filter, a CONNECT's will topic.
+    /// A PUBLISH's topic, the filter of a SUBSCRIBE or UNSUBSCRIBE with one, a CONNECT's will topic.
     Topic,
     /// A PUBLISH's payload.
     Payload,
