@@ -592,8 +592,10 @@ impl Session {
         let mut kept = 0;
         for i in 0..self.outbound.len() {
             let Some(&o) = self.outbound.get(i) else { break };
-            let slot = if keep(&o) { kept } else { continue };
-            if let Some(slot) = self.outbound.get_mut(slot) {
+            if !keep(&o) {
+                continue;
+            }
+            if let Some(slot) = self.outbound.get_mut(kept) {
                 *slot = o;
             }
             kept += 1;
