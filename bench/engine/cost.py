@@ -21,6 +21,11 @@ class Stream(io.IOBase):
         self.pos += n
         return n
 
+    def read(self, n):  # modules before issue 10 read with read(), not readinto()
+        b = bytes(self.data[self.pos : self.pos + n])
+        self.pos += len(b)
+        return b
+
     def ioctl(self, req, arg):
         return arg if req == 3 else 0
 
