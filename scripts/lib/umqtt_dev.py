@@ -214,6 +214,16 @@ class Mosquitto:
     def thaw(self):
         self.send_signal(signal.SIGCONT)
 
+    def cpu_seconds(self):
+        """The CPU time the broker has used so far (user + system, from /proc), or None where
+        there is no /proc: a benchmark tells by it whether the broker bounded a rate."""
+        try:
+            with open("/proc/%d/stat" % self.proc.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def log(self):
         with open(self.log_path, errors="replace") as f:
             return f.read().splitlines()
